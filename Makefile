@@ -1,0 +1,55 @@
+# Two entry points: `make run` (web UI on the sample corpus) and `make test` (whole suite).
+# Both set everything up from nothing: a .venv with pinned dependencies, the offline model.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup run chat ingest test test-fast lint bench eval browser clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+ingest: setup
+	$(BIN)/assistant ingest eval/corpus
+
+run: ingest
+	$(BIN)/assistant serve
+
+chat: ingest
+	$(BIN)/assistant chat
+
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: setup browser
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "unit"
+
+lint: setup
+	$(BIN)/ruff check assistant tests eval benchmarks app.py
+	$(BIN)/mypy assistant
+
+bench: setup
+	$(BIN)/python benchmarks/bench_core.py
+
+eval: ingest
+	$(BIN)/assistant eval
+
+clean:
+	rm -rf .assistant .pytest_cache

@@ -1,0 +1,1 @@
+"""Answer writers: the extractive default and the LLM backend, plus citation handling."""

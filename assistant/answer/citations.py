@@ -1,0 +1,470 @@
+"""Inline ``[n]`` citations: parse, renumber, split claims, and score how well a passage supports a claim.
+
+Everything here is a pure function except :class:`SupportScorer`, which needs the embedding model.
+The extractive composer, the LLM backend and the evaluation share these helpers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from assistant.models import Citation, Passage
+
+if TYPE_CHECKING:
+    from assistant.embedding import Embedder
+
+logger = logging.getLogger(__name__)
+
+# One citation group: [3], [1, 3], [1-2], [1,3-4]. Adjacent groups ([1][3]) are separate matches.
+_NUM_OR_RANGE = r"\d{1,3}(?:\s*[-\u2013]\s*\d{1,3})?"
+CITATION_RE = re.compile(rf"\[({_NUM_OR_RANGE}(?:\s*,\s*{_NUM_OR_RANGE})*)\]")
+_MAX_RANGE = 20  # a "[1-300]" is a typo, not three hundred citations
+
+# Words after which a period does not end a sentence.
+_ABBREVIATION_LIST = """mr mrs ms dr prof gen lt col maj capt sgt adm gov sen rep rev st jr sr no vs etc
+    inc ltd co corp dept est approx fig jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu
+    fri sat sun e.g i.e u.s u.k u.n a.m p.m al"""
+_ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
+_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s)")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+\u2022]|\d+[.)])\s+")
+
+
+def _expand(group: str) -> list[int]:
+    numbers: list[int] = []
+    for part in group.split(","):
+        part = part.strip()
+        bounds = re.split(r"\s*[-\u2013]\s*", part)
+        if len(bounds) == 2:
+            low, high = int(bounds[0]), int(bounds[1])
+            if low <= high and high - low < _MAX_RANGE:
+                numbers.extend(range(low, high + 1))
+            else:
+                numbers.extend([low, high])
+        else:
+            numbers.append(int(part))
+    return numbers
+
+
+def citation_numbers(text: str) -> list[int]:
+    """Every cited number in order of appearance, repeats kept."""
+    numbers: list[int] = []
+    for match in CITATION_RE.finditer(text):
+        numbers.extend(_expand(match.group(1)))
+    return numbers
+
+
+def parse_citations(text: str) -> list[int]:
+    """Cited numbers in order of first appearance, each once: "a [2] b [1, 2] c [3-4]" -> [2, 1, 3, 4]."""
+    return list(dict.fromkeys(citation_numbers(text)))
+
+
+def renumber(text: str, mapping: dict[int, int]) -> str:
+    """Rewrite every citation group through ``mapping``; numbers missing from it are dropped.
+
+    A group left empty disappears together with the space before it. Groups are written one number
+    per bracket (``[1][2]``) so every marker links to one source.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        new = list(dict.fromkeys(mapping[n] for n in _expand(match.group(1)) if n in mapping))
+        return "".join(f"[{n}]" for n in new)
+
+    rewritten = CITATION_RE.sub(replace, text)
+    # Tidy what dropped groups leave behind: "claim  ." -> "claim.", double spaces.
+    rewritten = re.sub(r"[ \t]+([.,;:!?])", r"\1", rewritten)
+    return re.sub(r"[ \t]{2,}", " ", rewritten)
+
+
+def strip_citations(text: str) -> str:
+    """The text of a claim without its markers."""
+    stripped = re.sub(r"[ \t]*" + CITATION_RE.pattern, "", text)
+    return re.sub(r"[ \t]{2,}", " ", stripped).strip()
+
+
+def _ends_sentence(text: str, end: int) -> bool:
+    """Whether the punctuation run ending at ``end`` closes a sentence (not "Mr." or "U.S.")."""
+    before = text[:end].rstrip("\"'\u201d\u2019)]")
+    if not before.endswith("."):
+        return True
+    word = re.search(r"([A-Za-z][A-Za-z.]*)\.$", before)
+    if word is None:
+        return True  # "3." or "...": a number or an ellipsis ends the sentence
+    token = word.group(1).lower()
+    if token in _ABBREVIATIONS:
+        return False
+    # Initials ("J. Smith") and dotted acronyms ("U.S.") do not end a sentence.
+    return not (len(token) == 1 or re.fullmatch(r"(?:[a-z]\.)+[a-z]", token))
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text``; lines (list items, paragraphs) always split.
+
+    Citation markers written after the full stop ("... in Doha. [2] Next") stay with the sentence
+    they follow.
+    """
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        start, line_end = line.start(), line.end()
+        position = start
+        for match in _SENTENCE_END.finditer(text, start, line_end):
+            end = match.end()
+            if not _ends_sentence(text, end):
+                continue
+            trailing = re.match(r"(?:\s*" + CITATION_RE.pattern + r")+", text[end:line_end])
+            if trailing:
+                end += trailing.end()
+            if end > position and text[position:end].strip():
+                spans.append(_trim(text, position, end))
+            position = end
+        if text[position:line_end].strip():
+            spans.append(_trim(text, position, line_end))
+    return [s for s in spans if s[1] > s[0]]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` (abbreviation-aware; each line of a list is its own sentence)."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def claim_text(sentence: str) -> str:
+    """The claim a sentence makes: no citation markers, list bullets or Markdown emphasis."""
+    claim = _LIST_MARKER.sub("", strip_citations(sentence))
+    return re.sub(r"[*_`#]+", "", claim).strip()
+
+
+# --- support -------------------------------------------------------------------------------------
+
+_STOPWORD_LIST = """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself just me
+    more most my no nor not now of off on once only or other our ours out over own same she should so some
+    such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your
+    said says say according reported reports told also one two new per cent percent article articles
+    passage passages"""
+_STOPWORDS = frozenset(_STOPWORD_LIST.split())
+NUMBER_WEIGHT = 3.0
+NAME_WEIGHT = 2.0
+MISSING_NUMBER_FACTOR = 0.5
+MIN_CLAIM_WORDS = 3
+_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+
+
+def _stem(word: str) -> str:
+    if word[0].isdigit():
+        return word.replace(",", "")
+    for suffix in ("ingly", "edly", "ing", "ed", "es", "ly", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed content words (stopwords removed); numbers kept as written, without separators."""
+    words = _WORD.findall(text.lower().replace("\u2019", "'").replace("'s", ""))
+    return {_stem(w) for w in words if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())}
+
+
+def _names(text: str) -> set[str]:
+    """Stemmed words written with a capital inside a sentence: people, places, groups."""
+    names: set[str] = set()
+    for sentence in split_sentences(text):
+        for word in re.findall(r"(?<=\s)[A-Z][A-Za-z]+", " " + sentence)[1:]:
+            names |= content_words(word)
+    return names
+
+
+def lexical_support(claim: str, passage: str) -> float:
+    """Share of the claim's content words found in the passage (token recall), 0..1.
+
+    Names and numbers weigh more than other words (a changed figure or a swapped place is the
+    commonest way a fluent sentence goes wrong), and a number the passage lacks halves the score.
+    """
+    claim_words = content_words(claim)
+    if not claim_words:
+        return 0.0
+    passage_words = content_words(passage)
+    names = _names(claim)
+    total = found = 0.0
+    missing_number = False
+    for word in claim_words:
+        weight = NUMBER_WEIGHT if word[0].isdigit() else NAME_WEIGHT if word in names else 1.0
+        total += weight
+        if word in passage_words:
+            found += weight
+        elif word[0].isdigit():
+            missing_number = True
+    recall = found / total
+    return recall * MISSING_NUMBER_FACTOR if missing_number else recall
+
+
+@dataclass(frozen=True)
+class Support:
+    """How well one passage supports one claim."""
+
+    score: float  # combined, 0..1
+    lexical: float
+    semantic: float  # best cosine between the claim and a passage sentence (or sentence pair)
+    quote: str  # the passage sentence(s) closest to the claim
+
+
+LEXICAL_WEIGHT = 0.5  # support = w * lexical + (1 - w) * semantic; see docs/llm.md for the measurements
+
+
+class SupportScorer:
+    """Scores claims against passages with token recall and sentence embeddings."""
+
+    def __init__(self, embedder: Embedder, lexical_weight: float = LEXICAL_WEIGHT) -> None:
+        self.embedder = embedder
+        self.lexical_weight = lexical_weight
+        self._sentence_cache: dict[str, tuple[list[str], np.ndarray]] = {}
+
+    def _passage_units(self, passage: str) -> tuple[list[str], np.ndarray]:
+        """A passage's sentences and adjacent sentence pairs, with their embeddings (cached)."""
+        cached = self._sentence_cache.get(passage)
+        if cached is not None:
+            return cached
+        sentences = split_sentences(passage) or [passage]
+        units = sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
+        vectors = self.embedder.embed_texts(units)
+        self._sentence_cache[passage] = (units, vectors)
+        return units, vectors
+
+    def score_many(
+        self, pairs: Sequence[tuple[str, str]], metadata: Sequence[str] | None = None
+    ) -> list[Support]:
+        """Support of each (claim, passage text) pair; claims are embedded in one batch.
+
+        ``metadata`` (one string per pair: title, outlet, date) counts for the lexical check only, so
+        "According to The Times of Israel, in August 2020 ..." is not penalised for words the passage
+        carries as metadata rather than text.
+        """
+        if not pairs:
+            return []
+        claims = list(dict.fromkeys(claim for claim, _ in pairs))
+        claim_vectors = dict(zip(claims, self.embedder.embed_texts(claims), strict=True))
+        extras = list(metadata) if metadata is not None else [""] * len(pairs)
+        results: list[Support] = []
+        for (claim, passage), extra in zip(pairs, extras, strict=True):
+            units, vectors = self._passage_units(passage)
+            similarities = vectors @ claim_vectors[claim]
+            best = int(np.argmax(similarities))
+            semantic = max(0.0, float(similarities[best]))
+            lexical = lexical_support(claim, f"{extra}\n{passage}" if extra else passage)
+            score = self.lexical_weight * lexical + (1.0 - self.lexical_weight) * semantic
+            # A word or two found in a passage proves little ("PWNED" is in the article that asks for
+            # it): claims shorter than MIN_CLAIM_WORDS content words get a proportional share.
+            score *= min(1.0, len(content_words(claim)) / MIN_CLAIM_WORDS)
+            results.append(Support(score=score, lexical=lexical, semantic=semantic, quote=units[best]))
+        return results
+
+    def score(self, claim: str, passage: str, metadata: str = "") -> Support:
+        return self.score_many([(claim, passage)], [metadata])[0]
+
+
+def best_supported(supports: Iterable[Support]) -> Support | None:
+    return max(supports, key=lambda s: s.score, default=None)
+
+
+# --- verifying an answer ------------------------------------------------------------------------
+
+DECLINE_RE = re.compile(
+    r"\b(?:articles?|passages?|sources?)\s+(?:do|does|did)(?:\s+not|n['\u2019]t)\s+"
+    r"(?:say|mention|state|report|cover|address|specify|answer)",
+    re.IGNORECASE,
+)
+DECLINE_TEXT = "The articles don't say."
+UNVERIFIED_NOTE = "(The model's answer could not be matched to the retrieved passages, so it is not shown.)"
+_REMOVED = "\x00"
+_EMPTY_ITEM = re.compile(r"\s*(?:(?:[-*+\u2022]|\d+[.)])\s*)?")
+_TRAILING_PUNCT = re.compile(r"([.!?\u2026][\"'\u201d\u2019)]*)$")
+
+
+@dataclass
+class VerifiedAnswer:
+    text: str
+    citations: list[Citation]
+    unsupported: list[str]
+    declined: bool  # the model said the articles don't answer (some or all of) the question
+    abstained: bool  # nothing cited survived: the answer is "the articles don't say"
+
+
+def passage_metadata(passage: Passage) -> str:
+    """Words a claim may take from a passage's metadata rather than its text (outlet, title, date)."""
+    parts = [passage.title, passage.source]
+    if passage.published:
+        parts.append(f"{passage.published:%B %d %Y} {passage.published.isoformat()}")
+    return ". ".join(p for p in parts if p)
+
+
+def _add_marker(sentence: str, number: int) -> str:
+    if _TRAILING_PUNCT.search(sentence):
+        return _TRAILING_PUNCT.sub(lambda m: f" [{number}]{m.group(1)}", sentence, count=1)
+    return f"{sentence} [{number}]"
+
+
+def verify_answer(
+    text: str, passages: Sequence[Passage], scorer: SupportScorer, threshold: float
+) -> VerifiedAnswer:
+    """Check every sentence of a generated answer against the passages it cites.
+
+    - citations to numbers that match no passage are dropped;
+    - a cited sentence keeps only the citations whose passage supports it (score >= threshold);
+      with none left it is removed and listed as unsupported;
+    - an uncited sentence is cited to the passage that supports it best, or removed when none does;
+    - "The articles don't say ..." sentences stay, without citations;
+    - the sources left are renumbered 1..n in order of first use.
+    """
+    spans = sentence_spans(text)
+    declined = bool(DECLINE_RE.search(text))
+    metadata = [passage_metadata(p) for p in passages]
+
+    # Sort the sentences, then score every (claim, passage) pair that needs it in one batch.
+    plans: list[tuple[str, str, str, list[int]]] = []  # (kind, sentence, claim, passages to check)
+    pairs: list[tuple[str, str]] = []
+    pair_meta: list[str] = []
+    for start, end in spans:
+        sentence = text[start:end]
+        claim = claim_text(sentence)
+        numbers = parse_citations(sentence)
+        cited = [n - 1 for n in numbers if 1 <= n <= len(passages)]
+        if len(cited) < len(numbers):
+            logger.info(
+                "dropped citations to passages that do not exist: %s",
+                [n for n in numbers if not 1 <= n <= len(passages)],
+            )
+        if not claim:
+            plans.append(("drop", sentence, claim, []))
+            continue
+        if DECLINE_RE.search(claim) or claim.endswith(":") or not content_words(claim) or not passages:
+            plans.append(("plain", sentence, claim, []))
+            continue
+        check = cited or list(range(len(passages)))
+        plans.append(("cited" if cited else "uncited", sentence, claim, check))
+        for index in check:
+            pairs.append((claim, passages[index].text))
+            pair_meta.append(metadata[index])
+    supports = iter(scorer.score_many(pairs, pair_meta))
+
+    mapping: dict[int, int] = {}  # passage index -> new number
+    quotes: dict[int, list[str]] = {}
+    best_score: dict[int, float] = {}
+    unsupported: list[str] = []
+    replacements: list[str | None] = []
+    kept_claims = 0
+    for kind, sentence, claim, check in plans:
+        if kind == "drop":
+            replacements.append(None)
+            continue
+        if kind == "plain":
+            replacements.append(strip_citations(sentence))
+            continue
+        results = {index: next(supports) for index in check}
+        if kind == "cited":
+            keep = [i for i in check if results[i].score >= threshold]
+        else:
+            best = max(results, key=lambda i: results[i].score)
+            keep = [best] if results[best].score >= threshold else []
+        if not keep:
+            unsupported.append(claim)
+            logger.info(
+                "removed an unsupported claim (best support %.2f < %.2f)",
+                max(s.score for s in results.values()),
+                threshold,
+            )
+            replacements.append(None)
+            continue
+        kept_claims += 1
+        for index in keep:
+            mapping.setdefault(index, len(mapping) + 1)
+            support = results[index]
+            if support.quote not in quotes.setdefault(index, []):
+                quotes[index].append(support.quote)
+            best_score[index] = max(best_score.get(index, 0.0), support.score)
+        if kind == "cited":
+            replacements.append(renumber(sentence, {i + 1: mapping[i] for i in keep}))
+        else:
+            replacements.append(_add_marker(strip_citations(sentence), mapping[keep[0]]))
+
+    abstained = kept_claims == 0
+    if abstained:
+        declines = [
+            r
+            for r, (_, _, claim, _) in zip(replacements, plans, strict=True)
+            if r and DECLINE_RE.search(claim)
+        ]
+        body = " ".join(declines) if declines else DECLINE_TEXT
+        if unsupported:
+            body = f"{body}\n\n{UNVERIFIED_NOTE}"
+        return VerifiedAnswer(
+            text=body, citations=[], unsupported=unsupported, declined=declined, abstained=True
+        )
+
+    citations = [
+        _citation(number, passages[index], quotes[index], best_score[index])
+        for index, number in sorted(mapping.items(), key=lambda item: item[1])
+    ]
+    return VerifiedAnswer(
+        text=_rebuild(text, spans, replacements),
+        citations=citations,
+        unsupported=unsupported,
+        declined=declined,
+        abstained=False,
+    )
+
+
+def _citation(number: int, passage: Passage, quotes: list[str], score: float) -> Citation:
+    return Citation(
+        number=number,
+        article_id=passage.article_id,
+        title=passage.title,
+        source=passage.source,
+        published=passage.published,
+        published_inferred=passage.published_inferred,
+        url=passage.url,
+        path=passage.path,
+        passage=passage.text,
+        passage_id=passage.id,
+        quote=" \u2026 ".join(quotes),
+        start=passage.start,
+        end=passage.end,
+        score=round(score, 4),
+    )
+
+
+def _rebuild(text: str, spans: list[tuple[int, int]], replacements: list[str | None]) -> str:
+    """The text with each sentence swapped for its replacement (None removes it)."""
+    parts: list[str] = []
+    cursor = 0
+    for (start, end), replacement in zip(spans, replacements, strict=True):
+        parts.append(text[cursor:start])
+        if replacement is None:
+            parts.append(_REMOVED)
+            gap = re.match(r"[ \t]*", text[end:])
+            cursor = end + (gap.end() if gap else 0)
+        else:
+            parts.append(replacement)
+            cursor = end
+    parts.append(text[cursor:])
+    lines = [re.sub(r"(?<=\S)[ \t]{2,}", " ", line).rstrip() for line in "".join(parts).split("\n")]
+    # A line whose every sentence was removed goes too (bullet included); blank lines stay.
+    lines = [
+        line.replace(_REMOVED, "").rstrip()
+        for line in lines
+        if not (_REMOVED in line and _EMPTY_ITEM.fullmatch(line.replace(_REMOVED, "")))
+    ]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

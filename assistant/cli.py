@@ -1,0 +1,246 @@
+"""The `assistant` command line: ingest, ask, chat, articles, delete, serve, eval."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from assistant.config import Settings
+from assistant.errors import AssistantError
+from assistant.models import Answer, Filters
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Ask questions about news articles.")
+console = Console()
+err = Console(stderr=True)
+
+
+class _State(dict):  # type: ignore[type-arg]
+    """ctx.obj: the Settings, and a factory that builds the Assistant once, on first use."""
+
+    def assistant(self):  # type: ignore[no-untyped-def]
+        if "assistant" not in self:
+            from assistant.core import Assistant
+
+            self["assistant"] = Assistant(self["settings"])
+        return self["assistant"]
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default .assistant/).")] = None,
+    backend: Annotated[str | None, typer.Option(help="Answer backend: extractive or openai.")] = None,
+    model: Annotated[str | None, typer.Option(help="LLM model name (openai backend).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if backend is not None:
+        overrides["llm.backend"] = backend
+    if model is not None:
+        overrides["llm.model"] = model
+    if base_url is not None:
+        overrides["llm.base_url"] = base_url
+    try:
+        settings = Settings().with_overrides(**overrides) if overrides else Settings()
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    state = _State(settings=settings)
+    state["make_assistant"] = state.assistant
+    ctx.obj = state
+
+
+def _fail(e: Exception) -> None:
+    err.print(f"[red]error:[/red] {e}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt .md .html .json .jsonl).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Ingest articles; unchanged ones are skipped. Exit status 1 if any file failed."""
+    try:
+        report = ctx.obj.assistant().ingest(paths, progress=not as_json)
+    except AssistantError as e:
+        _fail(e)
+    if as_json:
+        console.print_json(report.model_dump_json())
+    else:
+        for f in report.files:
+            colour = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red"}[f.status]
+            reason = f" — {f.reason}" if f.reason else ""
+            console.print(f"[{colour}]{f.status:9}[/{colour}] {f.path}{reason}")
+        console.print(report.summary())
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _parse_date(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as e:
+        raise typer.BadParameter(f"{name} must be a date as YYYY-MM-DD, not {value!r}") from e
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only articles published on or after YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles published on or before YYYY-MM-DD.")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only this outlet (repeatable).")] = None,
+) -> None:
+    """Answer one question with cited passages."""
+    filters = Filters(since=_parse_date(since, "--since"), until=_parse_date(until, "--until"), sources=source or [])
+    try:
+        assistant = ctx.obj.assistant()
+        if as_json:
+            answer = assistant.ask(question, filters=filters, k=k)
+            sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
+            return
+        answer = _stream_to_console(assistant, question, None, filters, k)
+    except AssistantError as e:
+        _fail(e)
+    _print_sources(answer)
+
+
+def _stream_to_console(assistant, question: str, history, filters, k) -> Answer:  # type: ignore[no-untyped-def]
+    answer: Answer | None = None
+    streamed = False
+    for part in assistant.stream(question, history=history, filters=filters, k=k):
+        if isinstance(part, Answer):
+            answer = part
+        elif part and part.strip() and assistant.settings.llm.backend == "openai":
+            streamed = True
+            console.print(part, end="", markup=False, highlight=False)
+    assert answer is not None
+    if streamed:
+        console.print()
+        if answer.text.strip():
+            console.rule("verified answer", style="dim")
+    console.print(Markdown(answer.text))
+    return answer
+
+
+def _print_sources(answer: Answer) -> None:
+    if answer.abstained or not answer.citations:
+        return
+    table = Table(title="Sources", show_lines=False, expand=True)
+    for col in ("#", "outlet", "date", "title", "where"):
+        table.add_column(col, overflow="fold")
+    for c in answer.citations:
+        when = c.published.isoformat() if c.published else "unknown"
+        if c.published and c.published_inferred:
+            when += " (inferred)"
+        table.add_row(str(c.number), c.source or "—", when, c.title, c.url or c.path)
+    console.print(table)
+
+
+@app.command()
+def chat(ctx: typer.Context, k: Annotated[int | None, typer.Option("--k", min=1, max=50)] = None) -> None:
+    """Multi-turn chat in the terminal; follow-up questions use the conversation so far."""
+    try:
+        assistant = ctx.obj.assistant()
+    except AssistantError as e:
+        _fail(e)
+    stats = assistant.stats()
+    console.print(f"[bold]{stats['articles']} articles, {stats['passages']} passages.[/bold] "
+                  "Ask a question; empty line or Ctrl-D to quit.")
+    history: list[dict[str, str]] = []
+    while True:
+        try:
+            question = console.input("[bold cyan]you> [/bold cyan]").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            break
+        if not question:
+            break
+        try:
+            answer = _stream_to_console(assistant, question, history, None, k)
+        except AssistantError as e:
+            err.print(f"[red]error:[/red] {e}")
+            continue
+        if answer.standalone_question and answer.standalone_question != question:
+            console.print(f"[dim](understood as: {answer.standalone_question})[/dim]")
+        _print_sources(answer)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+@app.command()
+def articles(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
+) -> None:
+    """List the ingested articles."""
+    items = ctx.obj.assistant().articles()
+    if as_json:
+        sys.stdout.write(json.dumps([a.model_dump(mode="json", exclude={"text"}) for a in items], indent=2) + "\n")
+        return
+    table = Table(title=f"{len(items)} articles")
+    for col in ("id", "date", "outlet", "title", "passages"):
+        table.add_column(col, overflow="fold")
+    for a in items:
+        when = a.published.isoformat() if a.published else "—"
+        if a.published and a.published_inferred:
+            when += "*"
+        table.add_row(a.id, when, a.source or "—", a.title, str(a.passage_count))
+    console.print(table)
+    if any(a.published_inferred for a in items):
+        console.print("* date inferred from the text")
+
+
+@app.command()
+def delete(ctx: typer.Context, article_id: Annotated[str, typer.Argument(help="Id from `assistant articles`.")]) -> None:
+    """Remove an article and all its passages."""
+    try:
+        ctx.obj.assistant().delete(article_id)
+    except AssistantError as e:
+        _fail(e)
+    console.print(f"deleted {article_id}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Default 127.0.0.1 (ui.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Default 7860 (ui.port).")] = None,
+) -> None:
+    """Start the web UI."""
+    from assistant.ui import launch
+
+    try:
+        launch(ctx.obj["settings"], host=host, port=port, assistant=ctx.obj.assistant())
+    except AssistantError as e:
+        _fail(e)
+
+
+def _register_extensions() -> None:
+    from assistant.evaluation.cli import register
+
+    register(app)
+
+
+def main() -> None:
+    _register_extensions()
+    app()
+
+
+if __name__ == "__main__":
+    main()

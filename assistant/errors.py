@@ -1,0 +1,35 @@
+"""Error hierarchy. Every message says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base class for errors the assistant reports to its users."""
+
+
+class ConfigurationError(AssistantError):
+    """A setting is missing or invalid; the message names the setting."""
+
+
+class IngestError(AssistantError):
+    """A file could not be ingested; the message gives the reason."""
+
+
+class UnsupportedFileError(IngestError):
+    """The file's type is not one the ingester reads."""
+
+
+class EmptyDocumentError(IngestError):
+    """The file holds no article text once cleaned."""
+
+
+class ArticleNotFoundError(AssistantError):
+    """No article with the given id is in the library."""
+
+
+class LLMError(AssistantError):
+    """The language-model backend failed (connection, auth, rate limit, timeout...)."""
+
+
+class PromptError(ConfigurationError):
+    """A prompt file is missing or does not use the variables it must."""

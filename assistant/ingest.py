@@ -1,0 +1,199 @@
+"""Files -> cleaned articles -> passages -> embeddings -> Chroma + registry, skipping unchanged articles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.chunking import chunk_article
+from assistant.config import Settings
+from assistant.embedding import Embedder
+from assistant.errors import IngestError
+from assistant.models import Article, ArticleMeta, FileResult, IngestReport
+from assistant.registry import Registry
+from assistant.sources import iter_files, read_file
+from assistant.store import VectorStore, date_key
+
+logger = logging.getLogger(__name__)
+
+FLUSH_PASSAGES = 256  # passages embedded per round: large batches keep the model busy
+
+OnFile = Callable[[int, int, str], None]
+
+
+def article_id_for(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def content_hash(meta: ArticleMeta, text: str) -> str:
+    """Changes when the text or any metadata a reader sees changes."""
+    fields = [meta.title, meta.source, meta.authors, meta.published and meta.published.isoformat(), meta.url]
+    payload = json.dumps(fields, ensure_ascii=False) + "\n" + text
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Pending:
+    article: Article
+    replaces: bool
+    spans: list[tuple[int, int]]
+
+
+@dataclass
+class _Batch:
+    items: list[_Pending] = field(default_factory=list)
+
+    @property
+    def passages(self) -> int:
+        return sum(len(p.spans) for p in self.items)
+
+
+class Ingester:
+    def __init__(self, settings: Settings, registry: Registry, vectors: VectorStore, embedder: Embedder) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.vectors = vectors
+        self.embedder = embedder
+
+    def ingest(
+        self, paths: Iterable[str | Path], progress: bool = False, on_file: OnFile | None = None
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        files: list[Path] = []
+        seen: set[Path] = set()
+        for raw in paths:
+            try:
+                found = iter_files([raw])
+            except IngestError as e:
+                report.files.append(FileResult(path=str(raw), status="failed", reason=str(e)))
+                continue
+            for path in found:  # a file named twice (directly and inside a folder) is read once
+                if path.resolve() not in seen:
+                    seen.add(path.resolve())
+                    files.append(path)
+        batch = _Batch()
+        bar = _progress_bar(len(files)) if progress else None
+        for done, path in enumerate(files, start=1):
+            result = self._read_one(path, batch)
+            report.files.append(result)
+            if batch.passages >= FLUSH_PASSAGES:
+                report.passages_added += self._flush(batch, report)
+            if bar is not None:
+                bar.update(1)
+            if on_file is not None:
+                on_file(done, len(files), str(path))
+        report.passages_added += self._flush(batch, report)
+        if bar is not None:
+            bar.close()
+        report.seconds = time.perf_counter() - started
+        logger.info("ingest: %s", report.summary())
+        return report
+
+    def _read_one(self, path: Path, batch: _Batch) -> FileResult:
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        try:
+            records = read_file(path, max_bytes)
+        except IngestError as e:
+            return FileResult(path=str(path), status="failed", reason=str(e))
+        except Exception as e:  # a reader bug must not stop the other files
+            logger.exception("unexpected error reading %s", path)
+            return FileResult(path=str(path), status="failed", reason=f"could not read the file: {e}")
+        statuses: list[str] = []
+        ids: list[str] = []
+        pending_keys = {p.article.key for p in batch.items}
+        for meta, text in records:
+            status, article_id = self._plan(meta, text, batch, pending_keys)
+            statuses.append(status)
+            ids.append(article_id)
+        status = next((s for s in ("added", "updated") if s in statuses), "unchanged")
+        reason = ""
+        if len(records) > 1:
+            reason = ", ".join(f"{statuses.count(s)} {s}" for s in ("added", "updated", "unchanged") if s in statuses)
+        return FileResult(path=str(path), status=status, article_ids=ids, reason=reason)  # type: ignore[arg-type]
+
+    def _plan(self, meta: ArticleMeta, text: str, batch: _Batch, pending_keys: set[str]) -> tuple[str, str]:
+        digest = content_hash(meta, text)
+        existing = self.registry.find_by_key(meta.key)
+        if existing is not None and existing.content_hash == digest:
+            return "unchanged", existing.id
+        if existing is None:
+            twin = self.registry.find_by_hash(digest)
+            if twin is not None:
+                logger.info("%s has the same content as %s; not stored twice", meta.key, twin.path)
+                return "unchanged", twin.id
+        if meta.key in pending_keys:  # the same record twice in one run: the first one wins
+            return "unchanged", article_id_for(meta.key)
+        pending_keys.add(meta.key)
+        article = Article(
+            **meta.model_dump(),
+            id=existing.id if existing else article_id_for(meta.key),
+            text=text,
+            content_hash=digest,
+            ingested_at=dt.datetime.now(dt.UTC),
+        )
+        spans = [(s.start, s.end) for s in chunk_article(text, self.settings.chunking.chunk_size,
+                                                         self.settings.chunking.chunk_overlap)]
+        batch.items.append(_Pending(article, existing is not None, spans))
+        return ("updated" if existing else "added"), article.id
+
+    def _flush(self, batch: _Batch, report: IngestReport) -> int:
+        if not batch.items:
+            return 0
+        inputs: list[str] = []
+        for item in batch.items:
+            title = item.article.title
+            for s, e in item.spans:
+                body = item.article.text[s:e]
+                inputs.append(f"{title}\n{body}" if title else body)
+        vectors = self.embedder.embed_texts(inputs)
+        offset = 0
+        written = 0
+        for item in batch.items:
+            article = item.article
+            n = len(item.spans)
+            ids = [f"{article.id}-{seq:04d}" for seq in range(n)]
+            try:
+                if item.replaces:
+                    self.vectors.delete_article(article.id)
+                meta = {
+                    "article_id": article.id,
+                    "title": article.title,
+                    "source": article.source,
+                    "published_key": date_key(article.published),
+                }
+                self.vectors.add(
+                    ids,
+                    [article.text[s:e] for s, e in item.spans],
+                    vectors[offset : offset + n],
+                    [{**meta, "start": s, "end": e} for s, e in item.spans],
+                    [article.id] * n,
+                )
+                # The registry is written last: it is the commit point of an article.
+                self.registry.put_article(article, [(pid, s, e) for pid, (s, e) in zip(ids, item.spans)])
+                written += n
+            except Exception as e:
+                logger.exception("storing %s failed", article.path)
+                self._mark_failed(report, article, f"could not store the article: {e}")
+            offset += n
+        batch.items.clear()
+        return written
+
+    @staticmethod
+    def _mark_failed(report: IngestReport, article: Article, reason: str) -> None:
+        for result in report.files:
+            if article.id in result.article_ids:
+                result.status = "failed"
+                result.reason = reason
+
+
+def _progress_bar(total: int):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", desc="Ingesting", leave=True)

@@ -1,0 +1,134 @@
+"""Named API endpoints (``/ask``, ``/ask_stream``, ``/retrieve``, ``/articles``, ``/stats``, ``/delete``).
+
+Registered inside the app's Blocks with :func:`gradio.api`, so ``gradio_client`` can call them; the
+``/upload`` endpoint is the Library tab's upload event. Errors reach the client as ``gr.Error`` with
+the assistant's own message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from assistant.errors import AssistantError
+from assistant.models import Answer
+from assistant.ui.handlers import UIActions, build_filters
+
+logger = logging.getLogger(__name__)
+
+
+def _error(exc: Exception) -> gr.Error:
+    if isinstance(exc, AssistantError):
+        return gr.Error(str(exc) or type(exc).__name__)
+    logger.exception("API request failed", exc_info=exc)
+    return gr.Error("Something went wrong on the server; the details are in the server log.")
+
+
+def _public(value: Any) -> Any:
+    """JSON for the client, with each ``path`` key renamed ``source_file``.
+
+    gradio_client takes any dict with a string ``path`` for a file to download, which would turn
+    every citation of a file-based article into a failed download.
+    """
+    if isinstance(value, dict):
+        return {("source_file" if k == "path" else k): _public(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value
+
+
+def _history(history: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    return [
+        {"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
+        for m in history or []
+        if isinstance(m, dict)
+    ]
+
+
+def register_api(actions: UIActions) -> None:
+    """Add the named endpoints to the Blocks being built (call inside ``with gr.Blocks()``)."""
+
+    def ask(
+        question: str,
+        history: list[dict[str, Any]] | None = None,
+        since: str = "",
+        until: str = "",
+        outlets: list[str] | None = None,
+        k: int = 0,
+        backend: str = "",
+    ) -> dict[str, Any]:
+        """Answer a question from the library. history: earlier {"role", "content"} messages;
+        since/until: YYYY-MM-DD or ""; outlets: [] for all; k: passages (0 = default); backend:
+        "" (default), "extractive" or "openai". Returns the Answer as JSON: text with inline [n],
+        citations, passages, abstained (each ``path`` field is named ``source_file``)."""
+        if not question.strip():
+            raise gr.Error("The question is empty.")
+        try:
+            filters = build_filters(since, until, outlets)
+            answer = actions.ask(question, _history(history), filters, k or None, backend or None)
+        except Exception as e:
+            raise _error(e) from e
+        return _public(answer.model_dump(mode="json"))
+
+    def ask_stream(
+        question: str,
+        history: list[dict[str, Any]] | None = None,
+        since: str = "",
+        until: str = "",
+        outlets: list[str] | None = None,
+        k: int = 0,
+        backend: str = "",
+    ) -> Iterator[dict[str, Any]]:
+        """Like /ask, streamed: yields {"text": answer so far, "answer": null} as the text grows,
+        then {"text": final text, "answer": the Answer as JSON}."""
+        if not question.strip():
+            raise gr.Error("The question is empty.")
+        text = ""
+        try:
+            filters = build_filters(since, until, outlets)
+            pieces = actions.stream_answer(question, _history(history), filters, k or None, backend or None)
+            for piece in pieces:
+                if isinstance(piece, Answer):
+                    yield {"text": piece.text, "answer": _public(piece.model_dump(mode="json"))}
+                    return
+                text += piece
+                yield {"text": text, "answer": None}
+        except Exception as e:
+            raise _error(e) from e
+
+    def retrieve(
+        question: str, k: int = 8, since: str = "", until: str = "", outlets: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The passages the assistant would answer from, best first (no answer is written)."""
+        try:
+            filters = build_filters(since, until, outlets)
+            passages = actions.assistant.retrieve(question, k=k or 8, filters=filters)
+        except Exception as e:
+            raise _error(e) from e
+        return [_public(p.model_dump(mode="json")) for p in passages]
+
+    def articles() -> list[dict[str, Any]]:
+        """Every article in the library, with its metadata (the article text left out)."""
+        return [_public(a.model_dump(mode="json", exclude={"text"})) for a in actions.assistant.articles()]
+
+    def stats() -> dict[str, int]:
+        """Counts: {"articles": n, "passages": n}."""
+        return actions.stats()
+
+    def delete(article_id: str) -> dict[str, int]:
+        """Remove one article (by id) and its passages; returns the counts afterwards."""
+        try:
+            actions.delete(article_id)
+        except Exception as e:
+            raise _error(e) from e
+        return actions.stats()
+
+    gr.api(ask, api_name="ask")
+    gr.api(ask_stream, api_name="ask_stream")
+    gr.api(retrieve, api_name="retrieve")
+    gr.api(articles, api_name="articles")
+    gr.api(stats, api_name="stats")
+    gr.api(delete, api_name="delete", concurrency_id="library", concurrency_limit=1)

@@ -1,0 +1,148 @@
+"""What the UI's events do: thin calls into :class:`~assistant.core.Assistant`, shaped for Gradio.
+
+No answering, retrieval or ingestion logic lives here; errors become messages a user can read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.errors import AssistantError
+from assistant.models import Answer, Filters
+from assistant.ui import render
+from assistant.ui.uploads import UploadRejected, remove_stored, store_upload
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
+
+logger = logging.getLogger(__name__)
+
+ChatMessages = list[dict[str, Any]]
+Progress = Callable[[int, int, str], None]
+
+
+class InputError(AssistantError):
+    """A value typed into the UI is not usable; the message says what is expected."""
+
+
+def parse_date(value: object, label: str) -> dt.date | None:
+    """A date from a text box, a date picker (string) or a timestamp; blank means no limit."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(float(value), tz=dt.UTC).date()
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError as e:
+        raise InputError(f"{label} must be a date like 2020-08-24, not {text!r}.") from e
+
+
+def build_filters(since: object, until: object, sources: list[str] | None) -> Filters:
+    start, end = parse_date(since, "'From' date"), parse_date(until, "'To' date")
+    if start and end and start > end:
+        raise InputError("The 'From' date is after the 'To' date.")
+    return Filters(since=start, until=end, sources=list(sources or []))
+
+
+def message_text(content: object) -> str:
+    """Plain text of a chat message's content (a string or Gradio's list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(message_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("content") or "")
+    return ""
+
+
+class UIActions:
+    """The UI's view of one Assistant."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.uploads_dir = Path(assistant.settings.data_dir) / "uploads"
+        ui_settings = assistant.settings.ui
+        self.max_upload_bytes = int(ui_settings.max_upload_mb * 1_000_000)
+
+    # -- chat -----------------------------------------------------------------------------------
+
+    def llm_configured(self) -> bool:
+        llm = self.assistant.settings.llm
+        return bool(llm.base_url or llm.resolved_api_key())
+
+    def default_backend(self) -> str:
+        return self.assistant.settings.llm.backend
+
+    def stream_answer(
+        self,
+        question: str,
+        history: list[dict[str, str]],
+        filters: Filters,
+        k: int | None,
+        backend: str | None,
+    ) -> Iterator[str | Answer]:
+        """Pieces of the answer text, then the final Answer (the assistant's own stream)."""
+        yield from self.assistant.stream(question, history=history, filters=filters, k=k, backend=backend)
+
+    def ask(
+        self,
+        question: str,
+        history: list[dict[str, str]] | None,
+        filters: Filters,
+        k: int | None,
+        backend: str | None,
+    ) -> Answer:
+        return self.assistant.ask(question, history=history or None, filters=filters, k=k, backend=backend)
+
+    def outlets(self) -> list[str]:
+        return sorted(self.assistant.sources(), key=str.lower)
+
+    # -- library --------------------------------------------------------------------------------
+
+    def library_rows(self) -> list[list[Any]]:
+        return render.library_rows(self.assistant.articles())
+
+    def article_choices(self) -> list[tuple[str, str]]:
+        return render.article_choices(self.assistant.articles())
+
+    def stats(self) -> dict[str, int]:
+        return dict(self.assistant.stats())
+
+    def upload(self, files: list[str], on_file: Progress | None = None) -> list[list[Any]]:
+        """Copy each upload to the data directory and ingest the copies; one result row per file."""
+        rows: dict[int, list[Any]] = {}
+        stored: dict[Path, tuple[int, str]] = {}
+        for index, name in enumerate(files):
+            client_name = Path(name).name
+            try:
+                copy = store_upload(Path(name), client_name, self.uploads_dir, self.max_upload_bytes)
+            except UploadRejected as e:
+                rows[index] = render.upload_row(client_name, None, str(e))
+                continue
+            except OSError as e:
+                logger.warning("could not store upload %s: %s", client_name, e)
+                rows[index] = render.upload_row(client_name, None, "could not be stored on the server")
+                continue
+            stored[copy.path] = (index, copy.display_name)
+        if stored:
+            report = self.assistant.ingest(list(stored), on_file=on_file)
+            by_path = {Path(result.path).resolve(): result for result in report.files}
+            for path, (index, display) in stored.items():
+                result = by_path.get(path)
+                rows[index] = render.upload_row(display, result, "" if result else "not reported by ingest")
+        return [rows[i] for i in sorted(rows)]
+
+    def delete(self, article_id: str) -> str:
+        article = self.assistant.article(article_id)
+        self.assistant.delete(article_id)
+        still_used = any(a.path == article.path for a in self.assistant.articles())
+        if article.path and not still_used:
+            remove_stored(article.path, self.uploads_dir)
+        return f"Deleted \u201c{article.title or article_id}\u201d."

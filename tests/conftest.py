@@ -1,0 +1,79 @@
+"""Shared fixtures. No test touches real state: every data directory is a temp folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS_DIR = REPO / "eval" / "corpus"
+SHARED_DIR = REPO.parent / "shared"
+SEEDS_DIR = SHARED_DIR / "seeds"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep a developer's own settings (env, assistant.toml, API keys) out of the tests."""
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_") or name == "OPENAI_API_KEY":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path_factory.getbasetemp() / "no-such-assistant.toml"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from assistant import Settings
+
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real embedding model, loaded once for the whole run."""
+    from assistant.config import EmbeddingSettings
+    from assistant.embedding import Embedder
+
+    model = Embedder(EmbeddingSettings())
+    model.embed_query("warm up")
+    return model
+
+
+@pytest.fixture
+def make_assistant(tmp_path: Path, embedder):  # type: ignore[no-untyped-def]
+    """Factory: a fresh Assistant on its own temp data dir, sharing the loaded model."""
+    from assistant import Assistant, Settings
+
+    def make(**overrides):  # type: ignore[no-untyped-def]
+        overrides.setdefault("data_dir", tmp_path / "data")
+        return Assistant(Settings(**overrides), embedder=embedder)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def corpus_assistant(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:
+    """An Assistant with the sample corpus (eval/corpus) ingested. Shared: do not modify it."""
+    from assistant import Assistant, Settings
+
+    data_dir = tmp_path_factory.mktemp("corpus-data")
+    assistant = Assistant(Settings(data_dir=data_dir), embedder=embedder)
+    report = assistant.ingest([CORPUS_DIR])
+    assert report.ok and report.added >= 5, report.summary()
+    yield assistant
+    assistant.close()
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    if not SEEDS_DIR.is_dir():
+        pytest.skip(f"{SEEDS_DIR} is absent")
+    return SEEDS_DIR

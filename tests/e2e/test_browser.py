@@ -1,0 +1,320 @@
+"""The web UI in headless Debian Chromium, driven by Playwright, against the app on a free local port."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS_DIR, REPO
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = REPO / "docs" / "screenshot.png"
+ANSWER_TIMEOUT_MS = 60_000
+
+# A made-up local story with a fact no other article has.
+HARBOUR_STORY = """Marrowick harbour board approves floating oyster library
+
+MARROWICK, 3 March 2031 - The harbour board of the coastal town of Marrowick voted on Monday to
+moor a floating library on a converted oyster barge at the end of Pier Nine.
+
+Board chair Ingrid Salcombe said the barge library would lend tide tables, sea charts and novels,
+and would open every day except when the swell is above two metres.
+
+The board set aside 48,000 crowns for the conversion, to be paid from harbour mooring fees.
+"""
+
+FINISHED = """() => {
+  const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
+  if (bots.length < %d) return false;
+  const last = bots[bots.length - 1];
+  return !last.innerText.includes('\\u258c')
+    && !!last.querySelector('a.na-cite, .na-abstain, .na-error');
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class App:
+    url: str
+    assistant: object
+    eval_dir: Path
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[App]:  # type: ignore[no-untyped-def]
+    from assistant import Assistant, Settings
+    from assistant.ui import build_app, launch_options
+
+    root = tmp_path_factory.mktemp("ui-e2e")
+    with pytest.MonkeyPatch.context() as env:
+        for name in list(os.environ):
+            if name.startswith("ASSISTANT_") or name == "OPENAI_API_KEY":
+                env.delenv(name)
+        env.setenv("ASSISTANT_CONFIG", str(root / "no-such.toml"))
+        settings = Settings(data_dir=root / "data")
+    assistant = Assistant(settings, embedder=embedder)
+    report = assistant.ingest([CORPUS_DIR])
+    assert report.ok and report.added >= 5, report.summary()
+    # A three-question slice of the sample set keeps the evaluation run short.
+    lines = (REPO / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    dataset = root / "questions.jsonl"
+    dataset.write_text("\n".join(json.dumps(r) for r in rows[:3]) + "\n", encoding="utf-8")
+    demo = build_app(assistant, eval_dir=root / "eval", eval_dataset=dataset)
+    port = _free_port()
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(settings),
+    )
+    try:
+        yield App(url=f"http://127.0.0.1:{port}/", assistant=assistant, eval_dir=root / "eval")
+    finally:
+        demo.close()
+        assistant.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app: App):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(ANSWER_TIMEOUT_MS)
+    page.goto(app.url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    context.close()
+
+
+def _bot_count(page) -> int:  # type: ignore[no-untyped-def]
+    return page.locator('#chatbot [data-testid="bot"]').count()
+
+
+def _ask(page, question: str) -> object:  # type: ignore[no-untyped-def]
+    """Type a question, press Ask, wait until the answer is complete; the last bot message."""
+    expected = _bot_count(page) + 1
+    page.fill("#question textarea", question)
+    page.click("#ask-button")
+    page.wait_for_function(FINISHED % expected)
+    return page.locator('#chatbot [data-testid="bot"]').last
+
+
+def _record_streaming(page) -> None:  # type: ignore[no-untyped-def]
+    page.evaluate(
+        """() => {
+          window.__answerStates = [];
+          new MutationObserver(() => {
+            const bots = document.querySelectorAll('#chatbot [data-testid="bot"]');
+            if (!bots.length) return;
+            const text = bots[bots.length - 1].innerText;
+            const seen = window.__answerStates;
+            if (seen[seen.length - 1] !== text) seen.push(text);
+          }).observe(document.querySelector('#chatbot'),
+                     {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+
+
+def test_question_streams_in_and_the_sources_panel_names_the_right_articles(page) -> None:  # type: ignore[no-untyped-def]
+    _record_streaming(page)
+
+    answer = _ask(page, "What did Hamas demand?")
+
+    states = [s.replace("\u258c", "").strip() for s in page.evaluate("window.__answerStates")]
+    growing = [s for s in states if s]
+    assert len(set(growing)) >= 3, "the answer should appear piece by piece"
+    assert len(growing[1]) < len(growing[-1])
+    links = answer.locator("a.na-cite")
+    assert links.count() >= 2
+    panel = page.locator("#sources-panel")
+    cards = panel.locator(".na-source[id^='src-1-']")
+    assert cards.count() >= 2
+    panel_text = panel.inner_text()
+    assert "Southern Command chief leads Israeli team to Doha" in panel_text
+    assert "Yeshiva World News" in panel_text and "The Times of Israel" in panel_text
+    assert "2020-08-24" in panel_text
+    first_mark = cards.first.locator("mark").inner_text()
+    assert first_mark and first_mark in answer.inner_text()
+    assert panel.locator("details.na-others summary").count() == 1  # the other retrieved passages
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+
+def test_selecting_a_citation_brings_its_passage_into_view(page) -> None:  # type: ignore[no-untyped-def]
+    answer = _ask(page, "What did Hamas demand?")
+    link = answer.locator("a.na-cite").last
+    target = link.get_attribute("href").lstrip("#")
+    card = page.locator(f"#{target}")
+    panel = page.locator("#sources-panel")
+
+    link.click()
+
+    page.wait_for_function(f"() => document.getElementById('{target}').classList.contains('na-active')")
+    page.wait_for_timeout(800)  # smooth scrolling
+    card_box, panel_box = card.bounding_box(), panel.bounding_box()
+    assert card_box is not None and panel_box is not None
+    assert card_box["y"] < panel_box["y"] + panel_box["height"] and card_box["y"] + 20 > panel_box["y"]
+    assert page.locator(".na-source.na-active").count() == 1
+
+
+def test_example_question_follow_up_and_abstention_look_different(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("button", name="Select example 4: How much money did Hamas ask Qatar for?").click()
+    page.wait_for_function(FINISHED % 1)
+    first = page.locator('#chatbot [data-testid="bot"]').last
+    assert "40 million" in first.inner_text()
+
+    follow_up = _ask(page, "Which outlet reported that?")
+    assert follow_up.locator("a.na-cite").count() >= 1
+
+    refusal = _ask(page, "Who won the 1998 Tour de France?")
+    assert refusal.locator(".na-abstain").count() == 1
+    assert refusal.locator("a.na-cite").count() == 0
+    assert "Not answered by your articles" in refusal.inner_text()
+    panel = page.locator("#sources-panel")
+    assert panel.locator("details.na-earlier").count() == 2  # earlier answers' sources stay reachable
+
+
+def test_a_bad_filter_shows_a_message_not_a_stack_trace(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_text("Filters and settings").click()
+    since = page.locator("#since input").first
+    until = page.locator("#until input").first
+    since.fill("2024-05-01")
+    since.press("Enter")
+    until.fill("2020-01-01")
+    until.press("Enter")
+
+    answer = _ask(page, "What did Hamas demand?")
+
+    assert answer.locator(".na-error").count() == 1
+    text = answer.inner_text()
+    assert "'From' date is after the 'To' date" in text
+    assert "Traceback" not in text
+
+
+def test_upload_an_article_ask_about_it_then_delete_it(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    story = tmp_path / "marrowick-harbour.txt"
+    story.write_text(HARBOUR_STORY, encoding="utf-8")
+    page.get_by_role("tab", name="Library").click()
+    counts = page.locator("#library-counts")
+    page.wait_for_function("() => /\\d+ articles/.test(document.querySelector('#library-counts').innerText)")
+    before = counts.inner_text()
+
+    page.locator("#upload-files input[type=file]").set_input_files(str(story))
+    page.click("#add-button")
+
+    results = page.locator("#upload-results")
+    page.wait_for_function("() => document.querySelector('#upload-results').innerText.includes('added')")
+    assert "marrowick-harbour.txt" in results.inner_text()
+    page.wait_for_function(
+        "() => document.querySelector('#library-table').innerText.includes('Marrowick harbour board')"
+    )
+    assert counts.inner_text() != before
+
+    page.get_by_role("tab", name="Chat").click()
+    answer = _ask(page, "What will the Marrowick barge library lend?")
+    assert "tide tables" in answer.inner_text()
+    assert (
+        "Marrowick harbour board approves floating oyster library"
+        in page.locator("#sources-panel").inner_text()
+    )
+
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#library-table").get_by_text(
+        "Marrowick harbour board approves floating oyster library"
+    ).click()
+    page.wait_for_function(
+        "() => document.querySelector('#delete-choice input').value.includes('Marrowick harbour board')"
+    )
+    page.click("#delete-button")
+    page.wait_for_function("() => document.querySelector('#library-status').innerText.includes('Deleted')")
+    page.wait_for_function(
+        "() => !document.querySelector('#library-table').innerText.includes('Marrowick harbour board')"
+    )
+    page.wait_for_function(
+        f"() => document.querySelector('#library-counts').innerText === {json.dumps(before)}"
+    )
+
+
+def test_five_simultaneous_questions_are_all_answered(browser, app: App) -> None:  # type: ignore[no-untyped-def]
+    questions = [
+        "What did Hamas demand?",
+        "Who led the Israeli delegation to Doha?",
+        "Why were the Mossad negotiators ordered home from Qatar?",
+        "How much money did Hamas ask Qatar for?",
+        "What did Lieberman reveal about a trip to Qatar?",
+    ]
+    contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in questions]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for tab in pages:
+            tab.set_default_timeout(ANSWER_TIMEOUT_MS * 2)
+            tab.goto(app.url)
+            tab.wait_for_selector("#question textarea")
+        for tab, question in zip(pages, questions, strict=True):
+            tab.fill("#question textarea", question)
+        for tab in pages:
+            tab.click("#ask-button")
+        for tab, question in zip(pages, questions, strict=True):
+            tab.wait_for_function(FINISHED % 1)
+            bot = tab.locator('#chatbot [data-testid="bot"]').last
+            assert bot.locator("a.na-cite").count() >= 1, question
+            assert question in tab.locator('#chatbot [data-testid="user"]').last.inner_text()
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_evaluation_tab_runs_the_sample_set_and_shows_the_report(page, app: App) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("tab", name="Evaluation").click()
+    page.wait_for_function(
+        "() => document.querySelector('#eval-status').innerText.includes('No evaluation report')"
+    )
+
+    page.click("#run-eval")
+
+    page.wait_for_function(
+        "() => document.querySelector('#eval-status').innerText.includes('Latest evaluation')",
+        timeout=240_000,
+    )
+    assert "3 questions" in page.locator("#eval-status").inner_text()
+    table = page.locator("#eval-table").inner_text()
+    assert "Retrieval hit@k" in table and "Citation precision" in table
+    assert page.locator("#eval-report iframe").count() == 1
+    assert (app.eval_dir / "summary.json").is_file()
