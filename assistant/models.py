@@ -81,6 +81,25 @@ class Citation(BaseModel):
     end: int
     score: float = 0.0  # support (LLM answers) or retrieval score (extractive)
 
+    @classmethod
+    def from_passage(cls, number: int, passage: Passage, quote: str, score: float) -> Citation:
+        return cls(
+            number=number,
+            article_id=passage.article_id,
+            title=passage.title,
+            source=passage.source,
+            published=passage.published,
+            published_inferred=passage.published_inferred,
+            url=passage.url,
+            path=passage.path,
+            passage=passage.text,
+            passage_id=passage.id,
+            quote=quote,
+            start=passage.start,
+            end=passage.end,
+            score=score,
+        )
+
 
 class Answer(BaseModel):
     question: str

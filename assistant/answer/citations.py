@@ -428,22 +428,7 @@ def verify_answer(
 
 
 def _citation(number: int, passage: Passage, quotes: list[str], score: float) -> Citation:
-    return Citation(
-        number=number,
-        article_id=passage.article_id,
-        title=passage.title,
-        source=passage.source,
-        published=passage.published,
-        published_inferred=passage.published_inferred,
-        url=passage.url,
-        path=passage.path,
-        passage=passage.text,
-        passage_id=passage.id,
-        quote=" \u2026 ".join(quotes),
-        start=passage.start,
-        end=passage.end,
-        score=round(score, 4),
-    )
+    return Citation.from_passage(number, passage, " \u2026 ".join(quotes), round(score, 4))
 
 
 def _rebuild(text: str, spans: list[tuple[int, int]], replacements: list[str | None]) -> str:

@@ -156,22 +156,7 @@ def _write(question: str, chosen: list[_Candidate], passages: list[Passage]) -> 
             lines.append(f"{_escape_markdown(cand.text)} [{numbers[pid]}]")
         blocks.append(f"{heading(sentences[0].passage)}\n\n" + " ".join(lines))
     citations = [
-        Citation(
-            number=n,
-            article_id=by_passage[pid].article_id,
-            title=by_passage[pid].title,
-            source=by_passage[pid].source,
-            published=by_passage[pid].published,
-            published_inferred=by_passage[pid].published_inferred,
-            url=by_passage[pid].url,
-            path=by_passage[pid].path,
-            passage=by_passage[pid].text,
-            passage_id=pid,
-            quote=_span_text(by_passage[pid], quotes[pid]),
-            start=by_passage[pid].start,
-            end=by_passage[pid].end,
-            score=by_passage[pid].score,
-        )
+        Citation.from_passage(n, by_passage[pid], _span_text(by_passage[pid], quotes[pid]), by_passage[pid].score)
         for pid, n in numbers.items()
     ]
     return Answer(question=question, text="\n\n".join(blocks), citations=citations, passages=passages)
