@@ -14,6 +14,7 @@ import numpy as np
 from assistant.text import tokenize
 
 logger = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 
 class BM25Index:

@@ -33,7 +33,8 @@ _RELATED = {
     "pay": ("fund", "payment", "money", "aid"),
 }
 _RELATED_WEIGHT = 0.6
-_MIN_COVERAGE = 0.45  # share of the question's weighted terms the best sentence must contain
+_MIN_COVERAGE = 0.40  # share of the question's weighted terms the best sentence (in context) must hold
+_SENTENCE_SHARE = 0.6  # weight of a sentence's own words in its coverage; the rest is its passage's
 _MIN_WORDS = 5
 
 
@@ -48,8 +49,20 @@ class _Candidate:
     score: float
 
 
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+
+
 def question_terms(question: str) -> list[str]:
-    return [t for t in dict.fromkeys(tokenize(question)) if t not in _QUESTION_WORDS]
+    years = set(_YEAR.findall(question))
+    return [t for t in dict.fromkeys(tokenize(question)) if t not in _QUESTION_WORDS and t not in years]
+
+
+def _about_years(candidate: _Candidate, years: set[str]) -> bool:
+    """Published in one of the years or naming one; an undated article may be from any year."""
+    published = candidate.passage.published
+    if published is None:
+        return True
+    return str(published.year) in years or any(y in candidate.passage.text for y in years)
 
 
 def compose(question: str, passages: list[Passage], settings: AnswerSettings) -> Answer:
@@ -59,10 +72,22 @@ def compose(question: str, passages: list[Passage], settings: AnswerSettings) ->
         return abstain(question, passages)
     weights = _term_weights(terms, candidates)
     best_dense = max((p.dense_score or 0.0) for p in passages)
+    # A sentence answers in the context of its passage: "he had to stay in Doha" needs the sentence
+    # before it to name Haniyeh. Coverage blends the sentence's own words with its passage's.
+    passage_cover = {p.id: _coverage(terms, weights, set(tokenize(p.text))) for p in passages}
     for cand in candidates:
-        cand.coverage = _coverage(terms, weights, set(tokenize(cand.text)))
+        own = _coverage(terms, weights, set(tokenize(cand.text)))
+        cand.coverage = _SENTENCE_SHARE * own + (1 - _SENTENCE_SHARE) * passage_cover[cand.passage.id]
         dense = cand.passage.dense_score or 0.0
-        cand.score = 0.7 * cand.coverage + 0.3 * dense - 0.01 * cand.passage_rank
+        # Which sentences to quote is decided mostly by their own words.
+        cand.score = 0.55 * own + 0.15 * cand.coverage + 0.3 * dense - 0.01 * cand.passage_rank
+    # "What did Hamas demand in 2024?": a year in the question keeps the answer to that year; facts
+    # from other years are left out rather than mixed in, and with nothing from that year it abstains.
+    years = set(_YEAR.findall(question))
+    if years:
+        candidates = [c for c in candidates if _about_years(c, years)]
+        if not candidates:
+            return abstain(question, passages)
     top = max(candidates, key=lambda c: c.score)
     if best_dense < settings.min_relevance or top.coverage < _MIN_COVERAGE:
         return abstain(question, passages)

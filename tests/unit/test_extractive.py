@@ -46,3 +46,14 @@ def test_abstains_when_nothing_matches() -> None:
 
 def test_abstains_without_passages() -> None:
     assert compose("Anything?", [], AnswerSettings()).abstained
+
+
+def test_a_year_in_the_question_keeps_the_answer_to_that_year() -> None:
+    passages = [
+        _passage("o-0", "old", OLD, dt.date(2020, 8, 24)),
+        _passage("n-0", "new", NEW, dt.date(2024, 3, 1), offset=40),
+    ]
+    answer = compose("What did the union demand in 2024?", passages, AnswerSettings())
+    assert not answer.abstained
+    assert {c.article_id for c in answer.citations} == {"new"}
+    assert "four-day week" in answer.text and "pay rise" not in answer.text
