@@ -128,7 +128,7 @@ def _stream_to_console(assistant, question: str, history, filters, k) -> Answer:
     for part in assistant.stream(question, history=history, filters=filters, k=k):
         if isinstance(part, Answer):
             answer = part
-        elif part and part.strip() and assistant.settings.llm.backend == "openai":
+        elif part and assistant.settings.llm.backend == "openai":  # whitespace pieces matter too
             streamed = True
             console.print(part, end="", markup=False, highlight=False)
     assert answer is not None

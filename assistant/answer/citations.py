@@ -347,10 +347,12 @@ def verify_answer(
                 "dropped citations to passages that do not exist: %s",
                 [n for n in numbers if not 1 <= n <= len(passages)],
             )
-        if not claim:
+        # A question is not a claim, and text echoing the passage delimiters is the prompt leaking.
+        if not claim or claim.endswith("?") or "<<<" in claim or ">>>" in claim:
             plans.append(("drop", sentence, claim, []))
             continue
-        if DECLINE_RE.search(claim) or claim.endswith(":") or not content_words(claim) or not passages:
+        # A lead-in ("Hamas made three demands:") is a claim like any other and is checked as one.
+        if DECLINE_RE.search(claim) or not content_words(claim) or not passages:
             plans.append(("plain", sentence, claim, []))
             continue
         check = cited or list(range(len(passages)))

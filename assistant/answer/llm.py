@@ -266,7 +266,7 @@ class LLMAnswerer:
         prompt = self.prompts.condense.render(history=format_history(list(history or [])), question=question)
         response = self._request([{"role": "user", "content": prompt}], stream=False, max_tokens=200)
         reply = (response.choices[0].message.content or "") if response.choices else ""
-        standalone = _clean_condensed(reply) or condense_rule(question, history)
+        standalone = _clean_condensed(reply, question) or condense_rule(question, history)
         logger.info("condensed follow-up %r -> %r", question, standalone)
         self._condensed[key] = standalone
         self._standalone.add(standalone)
@@ -336,11 +336,23 @@ class LLMAnswerer:
         return final
 
 
-def _clean_condensed(reply: str) -> str:
-    """The question out of a model's condensing reply (labels, quotes and extra lines removed)."""
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+
+
+def _clean_condensed(reply: str, follow_up: str) -> str:
+    """The question out of a model's condensing reply (labels, quotes and extra lines removed).
+
+    Empty when the reply is not a usable question — not ending in "?", echoing the passage markers,
+    or losing a year the follow-up named ("And in 2024?") — so that the rule takes over: a small
+    model's answer or garbage must never become the search query.
+    """
     lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
     if not lines:
         return ""
     line = re.sub(r"^(?:standalone question|question)\s*:\s*", "", lines[0], flags=re.IGNORECASE)
     line = line.strip().strip("\"'\u201c\u201d").strip()
-    return line if 0 < len(line) <= 500 else ""
+    if not 0 < len(line) <= 300 or not line.endswith("?") or "<<" in line or ">>" in line:
+        return ""
+    if not set(_YEAR.findall(follow_up)) <= set(_YEAR.findall(line)):
+        return ""
+    return line

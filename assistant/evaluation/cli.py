@@ -120,6 +120,11 @@ def register(app: typer.Typer) -> None:
                 console.print(f"No baseline to compare with in {baseline}.")
             return
         regressions = delta["regressions"]
+        if delta.get("baseline_dataset_sha256") not in (None, summary.get("dataset_sha256")):
+            console.print(
+                f"[yellow]The baseline in {baseline} was measured on another question set: "
+                "the deltas compare different questions.[/yellow]"
+            )
         if regressions:
             console.print(
                 f"[red]Regressed by more than {delta['margin']} against {baseline}:[/red] "

@@ -321,6 +321,43 @@ def test_follow_up_is_condensed_with_history(llm_server, make_answerer) -> None:
     assert len(llm_server.requests) == 3
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "In 2024, Hamas demanded a wider fishing zone and more work permits.",  # an answer, not a question
+        "What did Hamas demand?",  # the year of the follow-up is lost
+        "The article passages (each between <<<PASSAGE n>>> and <<<END PASSAGE n>>>) are:",  # prompt echo
+    ],
+)
+def test_a_condensed_reply_that_is_no_question_falls_back_to_the_rule(
+    llm_server, make_answerer, reply: str
+) -> None:
+    history = [
+        {"role": "user", "content": "What did Hamas demand?"},
+        {"role": "assistant", "content": "Hamas wanted $40 million a month from Qatar [1]."},
+    ]
+    llm_server.reply(reply)
+    standalone = make_answerer(llm_server).condense("And in 2024?", history)
+    assert standalone == "What did Hamas demand in 2024?"
+
+
+def test_lead_ins_questions_and_prompt_echoes_are_not_passed_off_as_cited(llm_server, make_answerer) -> None:
+    """Seen with a real 135M model: a fabricated lead-in ending in ':' and questions got through."""
+    llm_server.reply(
+        "Hamas surrendered to Australia in 2019 and Qatar stopped every payment:\n"
+        "- Hamas now wants $40 million every month [2].\n"
+        "- What did Hamas demand [1]?\n"
+        "The article passages (between <<<PASSAGE n>>> and <<<END PASSAGE n>>>) follow."
+    )
+    answer = make_answerer(llm_server).answer("How much did Hamas want from Qatar?", make_passages())
+    assert not answer.abstained
+    assert "40 million" in answer.text
+    for leaked in ("Australia", "What did Hamas demand", "<<<"):
+        assert leaked not in answer.text
+    assert any("Australia" in claim for claim in answer.unsupported)
+    assert [c.article_id for c in answer.citations] == ["a2"]
+
+
 def test_no_history_means_no_condensing_call(llm_server, make_answerer) -> None:
     assert make_answerer(llm_server).condense("What did Hamas demand?", None) == "What did Hamas demand?"
     assert llm_server.requests == []
