@@ -14,7 +14,14 @@ import numpy as np
 from assistant.text import tokenize
 
 logger = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+
+def _bm25s():  # type: ignore[no-untyped-def]
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG on import and logs every index build.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 class BM25Index:
@@ -56,8 +63,7 @@ class BM25Index:
         return hits
 
     def rebuild(self, generation: int, corpus: list[tuple[str, str]]) -> None:
-        import bm25s
-
+        bm25s = _bm25s()
         with self._lock:
             ids = [pid for pid, _ in corpus]
             retriever = None
@@ -86,8 +92,7 @@ class BM25Index:
         tmp.rename(self.directory)
 
     def _load(self, generation: int) -> bool:
-        import bm25s
-
+        bm25s = _bm25s()
         state_file = self.directory / "state.json"
         with self._lock:
             try:
