@@ -37,13 +37,17 @@ class _State(dict):  # type: ignore[type-arg]
 @app.callback()
 def _main(
     ctx: typer.Context,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default .assistant/).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (default .assistant/).")
+    ] = None,
     backend: Annotated[str | None, typer.Option(help="Answer backend: extractive or openai.")] = None,
     model: Annotated[str | None, typer.Option(help="LLM model name (openai backend).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     overrides: dict[str, Any] = {}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
@@ -105,11 +109,15 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
     k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")] = None,
     since: Annotated[str | None, typer.Option(help="Only articles published on or after YYYY-MM-DD.")] = None,
-    until: Annotated[str | None, typer.Option(help="Only articles published on or before YYYY-MM-DD.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only articles published on or before YYYY-MM-DD.")
+    ] = None,
     source: Annotated[list[str] | None, typer.Option(help="Only this outlet (repeatable).")] = None,
 ) -> None:
     """Answer one question with cited passages."""
-    filters = Filters(since=_parse_date(since, "--since"), until=_parse_date(until, "--until"), sources=source or [])
+    filters = Filters(
+        since=_parse_date(since, "--since"), until=_parse_date(until, "--until"), sources=source or []
+    )
     try:
         assistant = ctx.obj.assistant()
         if as_json:
@@ -162,8 +170,10 @@ def chat(ctx: typer.Context, k: Annotated[int | None, typer.Option("--k", min=1,
     except AssistantError as e:
         _fail(e)
     stats = assistant.stats()
-    console.print(f"[bold]{stats['articles']} articles, {stats['passages']} passages.[/bold] "
-                  "Ask a question; empty line or Ctrl-D to quit.")
+    console.print(
+        f"[bold]{stats['articles']} articles, {stats['passages']} passages.[/bold] "
+        "Ask a question; empty line or Ctrl-D to quit."
+    )
     history: list[dict[str, str]] = []
     while True:
         try:
@@ -191,7 +201,9 @@ def articles(
     """List the ingested articles."""
     items = ctx.obj.assistant().articles()
     if as_json:
-        sys.stdout.write(json.dumps([a.model_dump(mode="json", exclude={"text"}) for a in items], indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps([a.model_dump(mode="json", exclude={"text"}) for a in items], indent=2) + "\n"
+        )
         return
     table = Table(title=f"{len(items)} articles")
     for col in ("id", "date", "outlet", "title", "passages"):
@@ -207,7 +219,9 @@ def articles(
 
 
 @app.command()
-def delete(ctx: typer.Context, article_id: Annotated[str, typer.Argument(help="Id from `assistant articles`.")]) -> None:
+def delete(
+    ctx: typer.Context, article_id: Annotated[str, typer.Argument(help="Id from `assistant articles`.")]
+) -> None:
     """Remove an article and all its passages."""
     try:
         ctx.obj.assistant().delete(article_id)

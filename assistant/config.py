@@ -51,9 +51,7 @@ class RetrievalSettings(BaseModel):
     k: int = Field(12, ge=1, le=50, description="Passages returned to the answerer.")
     candidates: int = Field(40, ge=1, description="Passages fetched from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
-    per_article: int = Field(
-        3, ge=1, description="At most this many passages of one article in the results."
-    )
+    per_article: int = Field(3, ge=1, description="At most this many passages of one article in the results.")
 
 
 class AnswerSettings(BaseModel):
@@ -76,9 +74,7 @@ class LLMSettings(BaseModel):
     base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama."
     )
-    api_key: SecretStr | None = Field(
-        None, description="API key; OPENAI_API_KEY is used when this is unset."
-    )
+    api_key: SecretStr | None = Field(None, description="API key; OPENAI_API_KEY is used when this is unset.")
     temperature: float = Field(0.1, ge=0.0, le=2.0)
     max_tokens: int = Field(700, ge=16)
     timeout: float = Field(60.0, gt=0, description="Seconds per request.")
@@ -115,7 +111,9 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    data_dir: Path = Field(Path(".assistant"), description="Where Chroma, the BM25 index and the registry live.")
+    data_dir: Path = Field(
+        Path(".assistant"), description="Where Chroma, the BM25 index and the registry live."
+    )
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused at ingest.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
@@ -125,7 +123,7 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
 
     @model_validator(mode="after")
-    def _expand(self) -> "Settings":
+    def _expand(self) -> Settings:
         self.data_dir = Path(self.data_dir).expanduser()
         return self
 
@@ -146,7 +144,7 @@ class Settings(BaseSettings):
             file_secret_settings,
         )
 
-    def with_overrides(self, **changes: Any) -> "Settings":
+    def with_overrides(self, **changes: Any) -> Settings:
         """A copy with dotted keys changed, e.g. ``with_overrides(**{"llm.model": "x"})``."""
         data = self.model_dump()
         for key, value in changes.items():

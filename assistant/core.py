@@ -44,7 +44,9 @@ class Assistant:
         self.registry = Registry(data_dir / "registry.sqlite3")
         self.vectors = VectorStore(data_dir / "chroma")
         self.bm25 = BM25Index(data_dir / "bm25")
-        self.retriever = Retriever(self.settings.retrieval, self.registry, self.vectors, self.bm25, self.embedder)
+        self.retriever = Retriever(
+            self.settings.retrieval, self.registry, self.vectors, self.bm25, self.embedder
+        )
         self._write_lock = threading.Lock()
 
     # -- library -------------------------------------------------------------------------------
@@ -93,7 +95,10 @@ class Assistant:
     # -- questions -------------------------------------------------------------------------------
 
     def retrieve(
-        self, question: str, k: int | None = None, filters: Filters | dict[str, Any] | None = None,
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | dict[str, Any] | None = None,
         mode: str | None = None,
     ) -> list[Passage]:
         return self.retriever.retrieve(_question(question), k=k, filters=_filters(filters), mode=mode)
@@ -145,8 +150,10 @@ class Assistant:
                 logger.warning("LLM failed, answering extractively: %s", e)
                 answer = self._extractive(question, history, parsed_filters, k)
                 answer.fallback_reason = str(e)
-                answer.text = f"*The language model failed ({e}); this answer quotes the articles instead.*\n\n" \
+                answer.text = (
+                    f"*The language model failed ({e}); this answer quotes the articles instead.*\n\n"
                     + answer.text
+                )
                 yield from _pieces(answer.text)
         else:
             answer = self._extractive(question, history, parsed_filters, k)
@@ -156,7 +163,9 @@ class Assistant:
         answer.latency_ms = (time.perf_counter() - started) * 1000
         yield answer
 
-    def _extractive(self, question: str, history: History | None, filters: Filters | None, k: int | None) -> Answer:
+    def _extractive(
+        self, question: str, history: History | None, filters: Filters | None, k: int | None
+    ) -> Answer:
         from assistant.answer.condense import condense_rule
 
         standalone = condense_rule(question, history) if history else question

@@ -55,7 +55,9 @@ class _Batch:
 
 
 class Ingester:
-    def __init__(self, settings: Settings, registry: Registry, vectors: VectorStore, embedder: Embedder) -> None:
+    def __init__(
+        self, settings: Settings, registry: Registry, vectors: VectorStore, embedder: Embedder
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.vectors = vectors
@@ -115,7 +117,9 @@ class Ingester:
         status = next((s for s in ("added", "updated") if s in statuses), "unchanged")
         reason = ""
         if len(records) > 1:
-            reason = ", ".join(f"{statuses.count(s)} {s}" for s in ("added", "updated", "unchanged") if s in statuses)
+            reason = ", ".join(
+                f"{statuses.count(s)} {s}" for s in ("added", "updated", "unchanged") if s in statuses
+            )
         return FileResult(path=str(path), status=status, article_ids=ids, reason=reason)  # type: ignore[arg-type]
 
     def _plan(self, meta: ArticleMeta, text: str, batch: _Batch, pending_keys: set[str]) -> tuple[str, str]:
@@ -138,8 +142,12 @@ class Ingester:
             content_hash=digest,
             ingested_at=dt.datetime.now(dt.UTC),
         )
-        spans = [(s.start, s.end) for s in chunk_article(text, self.settings.chunking.chunk_size,
-                                                         self.settings.chunking.chunk_overlap)]
+        spans = [
+            (s.start, s.end)
+            for s in chunk_article(
+                text, self.settings.chunking.chunk_size, self.settings.chunking.chunk_overlap
+            )
+        ]
         batch.items.append(_Pending(article, existing is not None, spans))
         return ("updated" if existing else "added"), article.id
 
@@ -176,7 +184,8 @@ class Ingester:
                     [article.id] * n,
                 )
                 # The registry is written last: it is the commit point of an article.
-                self.registry.put_article(article, [(pid, s, e) for pid, (s, e) in zip(ids, item.spans)])
+                spans = [(pid, s, e) for pid, (s, e) in zip(ids, item.spans, strict=True)]
+                self.registry.put_article(article, spans)
                 written += n
             except Exception as e:
                 logger.exception("storing %s failed", article.path)

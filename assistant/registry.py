@@ -76,10 +76,19 @@ class Registry:
             db.execute(
                 f"INSERT INTO articles({_ARTICLE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    article.id, article.key, article.content_hash, article.title, article.source,
-                    json.dumps(article.authors), article.published.isoformat() if article.published else None,
-                    int(article.published_inferred), article.url, article.path, article.text,
-                    len(spans), (article.ingested_at or dt.datetime.now(dt.UTC)).isoformat(),
+                    article.id,
+                    article.key,
+                    article.content_hash,
+                    article.title,
+                    article.source,
+                    json.dumps(article.authors),
+                    article.published.isoformat() if article.published else None,
+                    int(article.published_inferred),
+                    article.url,
+                    article.path,
+                    article.text,
+                    len(spans),
+                    (article.ingested_at or dt.datetime.now(dt.UTC)).isoformat(),
                 ),
             )
             db.executemany(
@@ -141,10 +150,17 @@ class Registry:
 def _article(row: tuple) -> Article:  # type: ignore[type-arg]
     (aid, key, chash, title, source, authors, published, inferred, url, path, text, count, ingested) = row
     return Article(
-        id=aid, key=key, content_hash=chash, title=title or "", source=source or "",
+        id=aid,
+        key=key,
+        content_hash=chash,
+        title=title or "",
+        source=source or "",
         authors=json.loads(authors or "[]"),
         published=dt.date.fromisoformat(published) if published else None,
-        published_inferred=bool(inferred), url=url or "", path=path or "", text=text,
+        published_inferred=bool(inferred),
+        url=url or "",
+        path=path or "",
+        text=text,
         passage_count=count or 0,
         ingested_at=dt.datetime.fromisoformat(ingested) if ingested else None,
     )

@@ -94,7 +94,11 @@ class Retriever:
         lexical: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
             query_vec = self.embedder.embed_query(question)
-            hits = [(pid, s) for pid, s in self.vectors.search(query_vec, n, filters) if pid in self._passage_article]
+            hits = [
+                (pid, s)
+                for pid, s in self.vectors.search(query_vec, n, filters)
+                if pid in self._passage_article
+            ]
             dense = dict(hits)
             rankings.append([pid for pid, _ in hits])
         if mode in ("hybrid", "bm25"):
@@ -157,9 +161,7 @@ class Retriever:
 
     def _bm25_corpus(self) -> list[tuple[str, str]]:
         self._refresh()
-        return [
-            (pid, self._articles[aid].text[s:e]) for pid, (aid, s, e) in self._passage_article.items()
-        ]
+        return [(pid, self._articles[aid].text[s:e]) for pid, (aid, s, e) in self._passage_article.items()]
 
     def _refresh(self) -> None:
         """Reload the article cache when another ingest or delete (in any process) changed the registry."""

@@ -48,9 +48,9 @@ class VectorStore:
         metadatas: list[dict[str, Any]],
         article_ids: list[str],
     ) -> None:
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
-        nodes = []
+        nodes: list[BaseNode] = []
         for pid, text, vector, meta, aid in zip(ids, texts, embeddings, metadatas, article_ids, strict=True):
             node = TextNode(id_=pid, text=text, metadata=meta, embedding=vector.tolist())
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=aid)
@@ -93,7 +93,11 @@ class VectorStore:
             return {}
         with self._lock:
             got = self._collection.get(ids=ids, include=["embeddings"])
-        return {pid: np.asarray(vec, dtype=np.float32) for pid, vec in zip(got["ids"], got["embeddings"])}
+        vectors = got["embeddings"]
+        if vectors is None:
+            return {}
+        pairs = zip(got["ids"], list(vectors), strict=True)
+        return {pid: np.asarray(vec, dtype=np.float32) for pid, vec in pairs}
 
     def count(self) -> int:
         with self._lock:
@@ -111,13 +115,19 @@ def to_metadata_filters(filters: Filters | None):  # type: ignore[no-untyped-def
         return None
     parts = []
     if filters.since:
-        parts.append(MetadataFilter(key="published_key", operator=FilterOperator.GTE, value=date_key(filters.since)))
+        parts.append(
+            MetadataFilter(key="published_key", operator=FilterOperator.GTE, value=date_key(filters.since))
+        )
     if filters.until:
-        parts.append(MetadataFilter(key="published_key", operator=FilterOperator.LTE, value=date_key(filters.until)))
+        parts.append(
+            MetadataFilter(key="published_key", operator=FilterOperator.LTE, value=date_key(filters.until))
+        )
         if not filters.since:  # unknown dates (0) are not "before" anything
             parts.append(MetadataFilter(key="published_key", operator=FilterOperator.GT, value=0))
     if filters.sources:
         parts.append(MetadataFilter(key="source", operator=FilterOperator.IN, value=list(filters.sources)))
     if filters.article_ids:
-        parts.append(MetadataFilter(key="article_id", operator=FilterOperator.IN, value=list(filters.article_ids)))
+        parts.append(
+            MetadataFilter(key="article_id", operator=FilterOperator.IN, value=list(filters.article_ids))
+        )
     return MetadataFilters(filters=parts)

@@ -102,8 +102,12 @@ def measure_ingest(files: list[Path], embedder, repeat: int) -> dict:  # type: i
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=Path, default=REPO.parent / "shared" / "seeds")
-    parser.add_argument("--news", type=Path, default=REPO.parent / "shared" / "benchmarks" / "realtimeqa-2023"
-                        / "articles.jsonl", help="a JSON-lines file of articles for a larger ingest")
+    parser.add_argument(
+        "--news",
+        type=Path,
+        default=REPO.parent / "shared" / "benchmarks" / "realtimeqa-2023" / "articles.jsonl",
+        help="a JSON-lines file of articles for a larger ingest",
+    )
     parser.add_argument("--news-articles", type=int, default=60, help="how many records of --news to ingest")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--answer-only", help=argparse.SUPPRESS)
@@ -133,7 +137,10 @@ def main() -> None:
         assistant.close()
         out = subprocess.run(
             [sys.executable, __file__, "--answer-only", str(data), "--repeat", str(max(args.repeat, 5))],
-            capture_output=True, text=True, check=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
         )
     child = json.loads(out.stdout.strip().splitlines()[-1])
     lat = sorted(child["latencies_ms"])

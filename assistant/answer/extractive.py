@@ -21,7 +21,9 @@ from assistant.text import sentence_spans, tokenize
 ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
 
 # Words that make a question a question, not what it is about.
-_QUESTION_WORDS = frozenset(tokenize("happen happened mention mentioned report reported article articles news much many"))
+_QUESTION_WORDS = frozenset(
+    tokenize("happen happened mention mentioned report reported article articles news much many")
+)
 # A few verbs that news reports say in several ways ("demanded", "conditions", "insisted on").
 _RELATED = {
     "demand": ("condit", "insist", "call", "want", "ask", "requir"),
@@ -181,7 +183,9 @@ def _write(question: str, chosen: list[_Candidate], passages: list[Passage]) -> 
             lines.append(f"{_escape_markdown(cand.text)} [{numbers[pid]}]")
         blocks.append(f"{heading(sentences[0].passage)}\n\n" + " ".join(lines))
     citations = [
-        Citation.from_passage(n, by_passage[pid], _span_text(by_passage[pid], quotes[pid]), by_passage[pid].score)
+        Citation.from_passage(
+            n, by_passage[pid], _span_text(by_passage[pid], quotes[pid]), by_passage[pid].score
+        )
         for pid, n in numbers.items()
     ]
     return Answer(question=question, text="\n\n".join(blocks), citations=citations, passages=passages)

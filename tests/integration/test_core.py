@@ -58,8 +58,13 @@ def test_hamas_demands_over_real_seed_articles(make_assistant, seeds_dir: Path) 
     answer = assistant.ask(HAMAS)
     assert not answer.abstained
     assert len({c.article_id for c in answer.citations}) >= 2
-    for variants in (["fishing zone"], ["blockade"], ["40 million"], ["northern gaza"],
-                     ["lasting cease-fire", "permanent cease-fire", "sustainable"]):
+    for variants in (
+        ["fishing zone"],
+        ["blockade"],
+        ["40 million"],
+        ["northern gaza"],
+        ["lasting cease-fire", "permanent cease-fire", "sustainable"],
+    ):
         assert _has_any(answer.text, variants), variants
     _assert_verbatim(assistant, answer)
     # no scraped-page noise reaches the library
@@ -68,7 +73,9 @@ def test_hamas_demands_over_real_seed_articles(make_assistant, seeds_dir: Path) 
         assert "read more:" not in article.text.lower()
 
 
-@pytest.mark.parametrize("question", ["What is the capital of Australia?", "Who won the 2018 World Cup final?"])
+@pytest.mark.parametrize(
+    "question", ["What is the capital of Australia?", "Who won the 2018 World Cup final?"]
+)
 def test_unanswerable_question_abstains(corpus_assistant, question: str) -> None:  # type: ignore[no-untyped-def]
     answer = corpus_assistant.ask(question)
     assert answer.abstained
@@ -88,8 +95,20 @@ def test_answer_is_json_serialisable(corpus_assistant) -> None:  # type: ignore[
     answer = corpus_assistant.ask(HAMAS)
     data = json.loads(answer.model_dump_json())
     assert data["citations"][0]["passage"]
-    assert {"number", "article_id", "title", "source", "published", "url", "path", "passage", "quote",
-            "start", "end", "score"} <= set(data["citations"][0])
+    assert {
+        "number",
+        "article_id",
+        "title",
+        "source",
+        "published",
+        "url",
+        "path",
+        "passage",
+        "quote",
+        "start",
+        "end",
+        "score",
+    } <= set(data["citations"][0])
 
 
 def test_filters_restrict_by_date_and_outlet(corpus_assistant) -> None:  # type: ignore[no-untyped-def]
@@ -149,7 +168,9 @@ def test_reingest_update_and_delete(make_assistant, tmp_path: Path) -> None:  # 
     assert not any("3.2 million" in t for t in texts), "a stale passage of the old version survived"
     assert assistant.vectors.count() == assistant.stats()["passages"]
     for mode in ("dense", "bm25"):
-        assert not any("3.2 million" in p.text for p in assistant.retrieve("bridge cost 3.2 million", mode=mode))
+        assert not any(
+            "3.2 million" in p.text for p in assistant.retrieve("bridge cost 3.2 million", mode=mode)
+        )
 
     (aid,) = [a.id for a in assistant.articles()]
     assistant.delete(aid)
@@ -188,8 +209,14 @@ def test_second_process_sees_the_same_index(corpus_assistant) -> None:  # type: 
         "ans = a.ask('What did Hamas demand?')\n"
         "print(json.dumps({'n': a.stats()['articles'], 'cited': len(ans.citations)}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(data_dir)], capture_output=True, text=True,
-                         cwd=REPO, check=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(data_dir)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+        timeout=300,
+    )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["n"] == corpus_assistant.stats()["articles"]
     assert got["cited"] >= 2
@@ -208,13 +235,20 @@ def test_cli_ingest_ask_articles_delete(tmp_path: Path) -> None:
     report = json.loads(ingest.stdout)
     assert [f["status"] for f in sorted(report["files"], key=lambda f: f["path"])] == ["failed", "added"]
 
-    ask = subprocess.run([*cli, "ask", "How much will the footbridge cost?", "--json"],
-                         capture_output=True, text=True, cwd=REPO, check=True)
+    ask = subprocess.run(
+        [*cli, "ask", "How much will the footbridge cost?", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
     answer = json.loads(ask.stdout)
     assert not answer["abstained"] and "3.2 million" in answer["text"]
     assert answer["citations"][0]["source"] == "Riverton Gazette"
 
-    listing = subprocess.run([*cli, "articles", "--json"], capture_output=True, text=True, cwd=REPO, check=True)
+    listing = subprocess.run(
+        [*cli, "articles", "--json"], capture_output=True, text=True, cwd=REPO, check=True
+    )
     (article,) = json.loads(listing.stdout)
     assert article["title"] == "Riverton council votes on the new bridge"
 

@@ -13,8 +13,18 @@ NEW = "Talks resumed in spring. The union now demands a four-day week, officials
 
 
 def _passage(pid: str, aid: str, text: str, day: dt.date, offset: int = 0, dense: float = 0.6) -> Passage:
-    return Passage(id=pid, article_id=aid, title=f"Story {aid}", source=f"Outlet {aid}", published=day,
-                   text=text, start=offset, end=offset + len(text), score=0.5, dense_score=dense)
+    return Passage(
+        id=pid,
+        article_id=aid,
+        title=f"Story {aid}",
+        source=f"Outlet {aid}",
+        published=day,
+        text=text,
+        start=offset,
+        end=offset + len(text),
+        score=0.5,
+        dense_score=dense,
+    )
 
 
 def test_answer_quotes_verbatim_groups_by_date_and_numbers_in_order() -> None:
