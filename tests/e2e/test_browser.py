@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS_DIR, REPO
+from tests.conftest import REPO
+from tests.ui_server import running_app
 
 pytestmark = pytest.mark.e2e
 
@@ -49,12 +48,6 @@ FINISHED = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class App:
     url: str
@@ -64,38 +57,14 @@ class App:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[App]:  # type: ignore[no-untyped-def]
-    from assistant import Assistant, Settings
-    from assistant.ui import build_app, launch_options
-
     root = tmp_path_factory.mktemp("ui-e2e")
-    with pytest.MonkeyPatch.context() as env:
-        for name in list(os.environ):
-            if name.startswith("ASSISTANT_") or name == "OPENAI_API_KEY":
-                env.delenv(name)
-        env.setenv("ASSISTANT_CONFIG", str(root / "no-such.toml"))
-        settings = Settings(data_dir=root / "data")
-    assistant = Assistant(settings, embedder=embedder)
-    report = assistant.ingest([CORPUS_DIR])
-    assert report.ok and report.added >= 5, report.summary()
     # A three-question slice of the sample set keeps the evaluation run short.
     lines = (REPO / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
     dataset = root / "questions.jsonl"
     dataset.write_text("\n".join(json.dumps(r) for r in rows[:3]) + "\n", encoding="utf-8")
-    demo = build_app(assistant, eval_dir=root / "eval", eval_dataset=dataset)
-    port = _free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(settings),
-    )
-    try:
-        yield App(url=f"http://127.0.0.1:{port}/", assistant=assistant, eval_dir=root / "eval")
-    finally:
-        demo.close()
-        assistant.close()
+    with running_app(root, embedder, eval_dataset=dataset) as running:
+        yield App(url=running.url, assistant=running.assistant, eval_dir=root / "eval")
 
 
 @pytest.fixture(scope="module")

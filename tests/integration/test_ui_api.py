@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -12,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CORPUS_DIR
+from tests.ui_server import running_app
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +31,6 @@ The two councillors who voted against the plan said the depot roof needed repair
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -48,33 +40,9 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[Server]:  # type: ignore[no-untyped-def]
-    from assistant import Assistant, Settings
-    from assistant.ui import build_app, launch_options
-
     root = tmp_path_factory.mktemp("ui-api")
-    with pytest.MonkeyPatch.context() as env:
-        for name in list(os.environ):
-            if name.startswith("ASSISTANT_") or name == "OPENAI_API_KEY":
-                env.delenv(name)
-        env.setenv("ASSISTANT_CONFIG", str(root / "no-such.toml"))
-        settings = Settings(data_dir=root / "data", ui={"max_upload_mb": 0.05})
-    assistant = Assistant(settings, embedder=embedder)
-    report = assistant.ingest([CORPUS_DIR])
-    assert report.ok and report.added >= 5, report.summary()
-    demo = build_app(assistant, eval_dir=root / "eval")
-    port = _free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(settings),
-    )
-    try:
-        yield Server(url=f"http://127.0.0.1:{port}/", assistant=assistant, data_dir=settings.data_dir)
-    finally:
-        demo.close()
-        assistant.close()
+    with running_app(root, embedder, settings={"ui": {"max_upload_mb": 0.05}}) as running:
+        yield Server(url=running.url, assistant=running.assistant, data_dir=running.data_dir)
 
 
 @pytest.fixture
@@ -269,27 +237,10 @@ def test_five_concurrent_clients_are_all_answered(server: Server) -> None:
 def test_a_password_from_the_settings_protects_the_app(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     from gradio_client import Client
 
-    from assistant import Assistant, Settings
-    from assistant.ui import build_app, launch_options
-
-    settings = Settings(data_dir=tmp_path / "data", ui={"password": "s3cret-words"})
-    assistant = Assistant(settings, embedder=embedder)
-    demo = build_app(assistant)
-    port = _free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(settings),
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
+    with running_app(tmp_path, embedder, settings={"ui": {"password": "s3cret-words"}}) as running:
+        url = running.url
         assert httpx.get(f"{url}config", timeout=10).status_code in (401, 403)
         with pytest.raises(Exception):  # noqa: B017 - any refusal will do
             Client(url, verbose=False, auth=("admin", "wrong"))
         client = Client(url, verbose=False, auth=("admin", "s3cret-words"))
-        assert client.predict(api_name="/stats") == {"articles": 0, "passages": 0}
-    finally:
-        demo.close()
-        assistant.close()
+        assert client.predict(api_name="/stats")["articles"] == running.assistant.stats()["articles"] > 0
