@@ -43,17 +43,27 @@ class Filters(BaseModel):
         return not (self.since or self.until or self.sources or self.article_ids)
 
 
-class Passage(BaseModel):
-    """A span of an article, as retrieved."""
+class ArticleRef(BaseModel):
+    """The article a passage or a citation comes from: what a reader needs to check it."""
 
-    id: str
     article_id: str
     title: str = ""
-    source: str = ""
+    source: str = ""  # outlet
     published: dt.date | None = None
     published_inferred: bool = False
     url: str = ""
     path: str = ""
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleRef:
+        fields = article.model_dump(include=set(cls.model_fields) - {"article_id"})
+        return cls(article_id=article.id, **fields)
+
+
+class Passage(ArticleRef):
+    """A span of an article, as retrieved."""
+
+    id: str
     text: str
     start: int  # character offsets into Article.text
     end: int
@@ -62,17 +72,10 @@ class Passage(BaseModel):
     bm25_score: float | None = None
 
 
-class Citation(BaseModel):
+class Citation(ArticleRef):
     """A source the answer cites as [number]."""
 
     number: int
-    article_id: str
-    title: str = ""
-    source: str = ""
-    published: dt.date | None = None
-    published_inferred: bool = False
-    url: str = ""
-    path: str = ""
     passage: str  # the exact passage text
     passage_id: str = ""
     quote: str = ""  # the sentence(s) of the passage that support the claim
@@ -82,15 +85,10 @@ class Citation(BaseModel):
 
     @classmethod
     def from_passage(cls, number: int, passage: Passage, quote: str, score: float) -> Citation:
+        reference = passage.model_dump(include=set(ArticleRef.model_fields))
         return cls(
+            **reference,
             number=number,
-            article_id=passage.article_id,
-            title=passage.title,
-            source=passage.source,
-            published=passage.published,
-            published_inferred=passage.published_inferred,
-            url=passage.url,
-            path=passage.path,
             passage=passage.text,
             passage_id=passage.id,
             quote=quote,

@@ -11,7 +11,7 @@ import numpy as np
 from assistant.config import RetrievalSettings
 from assistant.embedding import Embedder
 from assistant.lexical import BM25Index
-from assistant.models import Article, Filters, Passage
+from assistant.models import Article, ArticleRef, Filters, Passage
 from assistant.registry import Registry
 from assistant.store import VectorStore, date_key
 
@@ -128,14 +128,8 @@ class Retriever:
         aid, start, end = self._passage_article[pid]
         article = self._articles[aid]
         return Passage(
+            **ArticleRef.of(article).model_dump(),
             id=pid,
-            article_id=aid,
-            title=article.title,
-            source=article.source,
-            published=article.published,
-            published_inferred=article.published_inferred,
-            url=article.url,
-            path=article.path,
             text=article.text[start:end],
             start=start,
             end=end,
