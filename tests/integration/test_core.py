@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -261,3 +262,53 @@ def test_cli_ingest_ask_articles_delete(tmp_path: Path) -> None:
 def test_sample_corpus_is_what_make_run_ingests() -> None:
     files = sorted(CORPUS_DIR.glob("*.md"))
     assert len(files) == 5
+
+
+@pytest.mark.llm
+def test_cli_and_settings_file_select_the_openai_backend(tmp_path: Path) -> None:
+    """--backend/--base-url/--model on the CLI and the same keys in assistant.toml reach the server."""
+    from tests.llm_server import ScriptedLLMServer
+
+    data = tmp_path / "cli-llm"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bridge.md").write_text(ARTICLE_V1)
+    cli = [sys.executable, "-m", "assistant.cli", "--data-dir", str(data)]
+    subprocess.run([*cli, "ingest", str(folder)], capture_output=True, text=True, cwd=REPO, check=True)
+    question = "How much will the footbridge cost?"
+    with ScriptedLLMServer() as server:
+        server.reply("The footbridge will cost 3.2 million dollars and open in 2027, the mayor said [1].")
+        flags = ["--backend", "openai", "--base-url", server.url, "--model", "scripted-model"]
+        out = subprocess.run(
+            [*cli, *flags, "ask", question, "--json"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            check=True,
+            timeout=300,
+        )
+        answer = json.loads(out.stdout)
+        assert answer["backend"] == "openai" and not answer["abstained"]
+        assert "3.2 million" in answer["text"] and answer["citations"][0]["source"] == "Riverton Gazette"
+        assert server.requests[-1]["model"] == "scripted-model"
+
+        toml = tmp_path / "assistant.toml"
+        toml.write_text(
+            f'data_dir = "{data}"\n[llm]\nbackend = "openai"\nbase_url = "{server.url}"\n'
+            'model = "from-the-file"\nmax_retries = 0\n'
+        )
+        server.fail(500, times=5)
+        env = {**os.environ, "ASSISTANT_CONFIG": str(toml)}
+        out = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "ask", question, "--json"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            check=True,
+            env=env,
+            timeout=300,
+        )
+        fallback = json.loads(out.stdout)
+        assert server.requests[-1]["model"] == "from-the-file"
+        assert fallback["backend"] == "extractive" and fallback["fallback_reason"]
+        assert "3.2 million" in fallback["text"], "the extractive answer stands in when the server fails"
