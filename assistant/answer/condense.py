@@ -75,8 +75,21 @@ def _resolve(question: str, previous: str) -> str:
     if elliptic and not _looks_complete(elliptic.group("a") or elliptic.group("b") or ""):
         return _extend(previous, (elliptic.group("a") or elliptic.group("b") or "").strip())
     if _PRONOUNS.search(question):
-        return _replace_pronouns(question, previous)
+        resolved = _replace_pronouns(question, previous)
+        if resolved != question:
+            return resolved
+    if _depends_on_context(question):
+        # "Who gave the order?" after a question about the recall: no rule names what it refers to,
+        # so the previous question comes along as context for retrieval and for the reader.
+        return f"{_stem(question)}? ({_stem(previous)})"
     return question
+
+
+def _depends_on_context(question: str) -> bool:
+    """A short question naming nothing of its own (no name, no year) leans on the one before."""
+    words = _stem(question).split()
+    names = [w for w in words[1:] if w[:1].isupper()]
+    return len(words) <= 7 and not names and not re.search(r"\b\d{4}\b", question)
 
 
 def _looks_complete(fragment: str) -> bool:
@@ -126,6 +139,9 @@ def _noun_phrase(question: str) -> str | None:
     words = _stem(question).split()
     lowered = [w.lower() for w in words]
     start = 0
+    if len(words) > 2 and lowered[0] in {"which", "what"} and not re.fullmatch(_AUX, lowered[1]):
+        # "Which Israeli delegation went to Doha?" -> "the Israeli delegation"
+        return _determiner_phrase(["the", *words[1:]], 0)
     if lowered and re.fullmatch(_WH, lowered[0]):
         start = 1
         if len(lowered) > 1 and re.fullmatch(_AUX, lowered[1]):

@@ -59,3 +59,20 @@ def test_without_history_the_question_is_unchanged() -> None:
 def test_earlier_follow_ups_are_resolved_first() -> None:
     history = asked("What did Hamas demand?", "And in 2020?")
     assert condense_rule("And in 2024?", history) == "What did Hamas demand in 2024?"
+
+
+def test_which_question_gives_its_noun_phrase_to_a_pronoun() -> None:
+    history = [{"role": "user", "content": "Which Israeli delegation went to Doha in August 2020?"}]
+    assert condense_rule("Who led it?", history) == "Who led the Israeli delegation?"
+
+
+def test_a_short_follow_up_naming_nothing_carries_the_previous_question() -> None:
+    history = [
+        {"role": "user", "content": "Why did Israel recall its Mossad negotiators from Qatar?"},
+        {"role": "assistant", "content": "The talks had reached a dead end [1]."},
+    ]
+    standalone = condense_rule("Who gave the order?", history)
+    assert standalone.startswith("Who gave the order?")
+    assert "Mossad negotiators" in standalone
+    # a question with a name of its own stands alone
+    assert condense_rule("What did Qatar pay?", history) == "What did Qatar pay?"
