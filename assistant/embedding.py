@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -59,16 +58,21 @@ class Embedder:
 
     def __init__(self, settings: EmbeddingSettings) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._model = None
 
-    @cached_property
+    @property
     def model(self):  # type: ignore[no-untyped-def]
-        offline_environment()
-        from sentence_transformers import SentenceTransformer
+        """The sentence-transformers model, loaded on first use by whichever thread needs it first."""
+        with self._lock:
+            if self._model is None:
+                offline_environment()
+                from sentence_transformers import SentenceTransformer
 
-        path = resolve_model_path(self.settings.model)
-        logger.info("loading embedding model from %s", path)
-        return SentenceTransformer(path, device=self.settings.device, local_files_only=True)
+                path = resolve_model_path(self.settings.model)
+                logger.info("loading embedding model from %s", path)
+                self._model = SentenceTransformer(path, device=self.settings.device, local_files_only=True)
+            return self._model
 
     @property
     def dimension(self) -> int:
