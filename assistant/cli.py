@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,7 +16,11 @@ from rich.table import Table
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.models import Answer, Filters
+from assistant.models import Answer, Filters, Query, final_answer
+from assistant.text import format_date
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Ask questions about news articles.")
 console = Console()
@@ -102,45 +106,59 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
         raise typer.BadParameter(f"{name} must be a date as YYYY-MM-DD, not {value!r}") from e
 
 
+KOption = Annotated[int | None, typer.Option("--k", help="Passages to retrieve (1-100; default: settings).")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="YYYY-MM-DD: the day the question is asked on, for 'last week' and recency "
+        "(default: the newest article's date).",
+    ),
+]
+
+
 @app.command()
 def ask(
     ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="The question.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
-    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")] = None,
+    k: KOption = None,
     since: Annotated[str | None, typer.Option(help="Only articles published on or after YYYY-MM-DD.")] = None,
     until: Annotated[
         str | None, typer.Option(help="Only articles published on or before YYYY-MM-DD.")
     ] = None,
     source: Annotated[list[str] | None, typer.Option(help="Only this outlet (repeatable).")] = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """Answer one question with cited passages."""
     filters = Filters(
         since=_parse_date(since, "--since"), until=_parse_date(until, "--until"), sources=source or []
     )
     try:
+        query = Query.of(question, filters=filters, k=k, as_of=_parse_date(as_of, "--as-of"))
         assistant = ctx.obj.assistant()
         if as_json:
-            answer = assistant.ask(question, filters=filters, k=k)
+            answer = assistant.ask(query)
             sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
             return
-        answer = _stream_to_console(assistant, question, None, filters, k)
+        answer = _stream_to_console(assistant, query)
     except AssistantError as e:
         _fail(e)
     _print_sources(answer)
 
 
-def _stream_to_console(assistant, question: str, history, filters, k) -> Answer:  # type: ignore[no-untyped-def]
-    answer: Answer | None = None
-    streamed = False
-    for part in assistant.stream(question, history=history, filters=filters, k=k):
-        if isinstance(part, Answer):
-            answer = part
-        elif part and assistant.settings.llm.backend == "openai":  # whitespace pieces matter too
-            streamed = True
-            console.print(part, end="", markup=False, highlight=False)
-    assert answer is not None
-    if streamed:
+def _stream_to_console(assistant: Assistant, query: Query) -> Answer:
+    """Show a model's text as it arrives, then the final (verified) answer as Markdown."""
+    streamed = (query.backend or assistant.settings.llm.backend) == "openai"
+    shown: list[str] = []
+
+    def show(text: str) -> None:
+        if text:  # whitespace pieces matter too
+            shown.append(text)
+            console.print(text, end="", markup=False, highlight=False)
+
+    answer = final_answer(assistant.stream(query), on_text=show if streamed else None)
+    if shown:
         console.print()
         if answer.text.strip():
             console.rule("verified answer", style="dim")
@@ -155,17 +173,16 @@ def _print_sources(answer: Answer) -> None:
     for col in ("#", "outlet", "date", "title", "where"):
         table.add_column(col, overflow="fold")
     for c in answer.citations:
-        when = c.published.isoformat() if c.published else "unknown"
-        if c.published and c.published_inferred:
-            when += " (inferred)"
+        when = format_date(c.published, c.published_inferred, unknown="unknown")
         table.add_row(str(c.number), c.source or "—", when, c.title, c.url or c.path)
     console.print(table)
 
 
 @app.command()
-def chat(ctx: typer.Context, k: Annotated[int | None, typer.Option("--k", min=1, max=50)] = None) -> None:
+def chat(ctx: typer.Context, k: KOption = None, as_of: AsOfOption = None) -> None:
     """Multi-turn chat in the terminal; follow-up questions use the conversation so far."""
     try:
+        day = _parse_date(as_of, "--as-of")
         assistant = ctx.obj.assistant()
     except AssistantError as e:
         _fail(e)
@@ -184,7 +201,8 @@ def chat(ctx: typer.Context, k: Annotated[int | None, typer.Option("--k", min=1,
         if not question:
             break
         try:
-            answer = _stream_to_console(assistant, question, history, None, k)
+            query = Query.of(question, history=history, k=k, as_of=day)
+            answer = _stream_to_console(assistant, query)
         except AssistantError as e:
             err.print(f"[red]error:[/red] {e}")
             continue
@@ -209,13 +227,9 @@ def articles(
     for col in ("id", "date", "outlet", "title", "passages"):
         table.add_column(col, overflow="fold")
     for a in items:
-        when = a.published.isoformat() if a.published else "—"
-        if a.published and a.published_inferred:
-            when += "*"
+        when = format_date(a.published, a.published_inferred, unknown="—")
         table.add_row(a.id, when, a.source or "—", a.title, str(a.passage_count))
     console.print(table)
-    if any(a.published_inferred for a in items):
-        console.print("* date inferred from the text")
 
 
 @app.command()

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistant.answer import extractive
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.pipeline import AnswerPipeline
 from assistant.config import Settings
 from assistant.embedding import Embedder, offline_environment
-from assistant.errors import ArticleNotFoundError, AssistantError, ConfigurationError, LLMError
+from assistant.errors import ArticleNotFoundError, ConfigurationError
 from assistant.ingest import Ingester
 from assistant.lexical import BM25Index
-from assistant.models import Answer, Article, Filters, IngestReport, Passage
+from assistant.models import (
+    Answer,
+    Article,
+    Filters,
+    IngestReport,
+    Passage,
+    Query,
+    StreamEvent,
+    final_answer,
+)
 from assistant.registry import Registry
 from assistant.retrieve import Retriever
 from assistant.store import VectorStore
+
+if TYPE_CHECKING:
+    from assistant.answer.llm import LLMAnswerer
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +60,11 @@ class Assistant:
             self.settings.retrieval, self.registry, self.vectors, self.bm25, self.embedder
         )
         self._write_lock = threading.Lock()
+        self._llm_lock = threading.Lock()
+        self._llm_answerer: LLMAnswerer | None = None
+        self.pipeline = AnswerPipeline(
+            self.settings, self.retriever, ExtractiveAnswerer(self.settings.answer), self._llm
+        )
 
     # -- library -------------------------------------------------------------------------------
 
@@ -92,121 +109,66 @@ class Assistant:
     def sources(self) -> list[str]:
         return sorted({a.source for a in self.registry.articles() if a.source})
 
+    def default_as_of(self) -> dt.date:
+        """The "today" questions are asked on by default: the newest publication date, else today."""
+        dates = [a.published for a in self.registry.articles() if a.published]
+        return max(dates) if dates else dt.date.today()
+
     # -- questions -------------------------------------------------------------------------------
 
     def retrieve(
         self,
-        question: str,
+        question: str | Query,
         k: int | None = None,
         filters: Filters | dict[str, Any] | None = None,
         mode: str | None = None,
+        as_of: dt.date | None = None,
     ) -> list[Passage]:
-        return self.retriever.retrieve(_question(question), k=k, filters=_filters(filters), mode=mode)
+        """The passages an answer would be written from, best first (no condensing, no answer)."""
+        query = Query.of(question, k=k, filters=filters, as_of=as_of)
+        return self.retriever.retrieve(
+            query.question, k=query.k, filters=query.filters, mode=mode, as_of=query.as_of
+        )
 
     def ask(
         self,
-        question: str,
+        question: str | Query,
         history: History | None = None,
         filters: Filters | dict[str, Any] | None = None,
         k: int | None = None,
         backend: str | None = None,
+        as_of: dt.date | None = None,
     ) -> Answer:
-        answer: Answer | None = None
-        for part in self.stream(question, history=history, filters=filters, k=k, backend=backend):
-            if isinstance(part, Answer):
-                answer = part
-        assert answer is not None
-        return answer
+        """The answer to ``question`` (a string, or a :class:`Query` holding everything)."""
+        return final_answer(
+            self.stream(question, history=history, filters=filters, k=k, backend=backend, as_of=as_of)
+        )
 
     def stream(
         self,
-        question: str,
+        question: str | Query,
         history: History | None = None,
         filters: Filters | dict[str, Any] | None = None,
         k: int | None = None,
         backend: str | None = None,
-    ) -> Iterator[str | Answer]:
-        """Text pieces as they are written, then the final Answer."""
-        started = time.perf_counter()
-        question = _question(question)
-        backend = backend or self.settings.llm.backend
-        if backend not in ("extractive", "openai"):
-            raise ConfigurationError(f"llm.backend must be 'extractive' or 'openai', not {backend!r}")
-        parsed_filters = _filters(filters)
-        answer: Answer | None = None
-        if backend == "openai":
-            try:
-                llm = self._llm
-                standalone = llm.condense(question, history) if history else question
-                passages = self.retriever.retrieve(standalone, k=k, filters=parsed_filters)
-                for part in llm.stream(standalone, passages, history):
-                    if isinstance(part, Answer):
-                        answer = part
-                    else:
-                        yield part
-            except LLMError as e:
-                if not self.settings.llm.fallback_to_extractive:
-                    raise
-                logger.warning("LLM failed, answering extractively: %s", e)
-                answer = self._extractive(question, history, parsed_filters, k)
-                answer.fallback_reason = str(e)
-                answer.text = (
-                    f"*The language model failed ({e}); this answer quotes the articles instead.*\n\n"
-                    + answer.text
-                )
-                yield from _pieces(answer.text)
-        else:
-            answer = self._extractive(question, history, parsed_filters, k)
-            yield from _pieces(answer.text)
-        assert answer is not None
-        answer.question = question
-        answer.latency_ms = (time.perf_counter() - started) * 1000
-        yield answer
+        as_of: dt.date | None = None,
+    ) -> Iterator[StreamEvent]:
+        """:class:`TextDelta` events as the answer is written, then one :class:`AnswerReady`.
 
-    def _extractive(
-        self, question: str, history: History | None, filters: Filters | None, k: int | None
-    ) -> Answer:
-        from assistant.answer.condense import condense_rule
+        The question is validated before anything runs: a :class:`QueryError` is raised by this call,
+        not by the first ``next()``.
+        """
+        query = Query.of(question, history=history, filters=filters, k=k, backend=backend, as_of=as_of)
+        return self.pipeline.stream(query)
 
-        standalone = condense_rule(question, history) if history else question
-        passages = self.retriever.retrieve(standalone, k=k, filters=filters)
-        answer = extractive.compose(standalone, passages, self.settings.answer)
-        answer.standalone_question = standalone
-        answer.backend = "extractive"
-        return answer
+    def _llm(self) -> LLMAnswerer:
+        """The LLM backend, built once, on first use, by whichever thread needs it first."""
+        with self._llm_lock:
+            if self._llm_answerer is None:
+                from assistant.answer.llm import LLMAnswerer
 
-    @cached_property
-    def _llm(self):  # type: ignore[no-untyped-def]
-        from assistant.answer.llm import LLMAnswerer
-
-        return LLMAnswerer(self.settings, self.embedder)
+                self._llm_answerer = LLMAnswerer(self.settings, self.embedder)
+            return self._llm_answerer
 
     def close(self) -> None:
         self.registry.close()
-
-
-def _question(question: str) -> str:
-    question = (question or "").strip()
-    if not question:
-        raise AssistantError("the question is empty: ask something about the articles")
-    return question
-
-
-def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
-    if filters is None or isinstance(filters, Filters):
-        return filters
-    try:
-        return Filters.model_validate(filters)
-    except ValueError as e:
-        raise AssistantError(f"invalid filters {filters!r}: {e}") from e
-
-
-def _pieces(text: str) -> Iterator[str]:
-    """Stream a finished text in sentence-sized pieces, as a model would."""
-    start = 0
-    for i, ch in enumerate(text):
-        if ch in ".\n" and i + 1 < len(text) and text[i + 1] in " \n":
-            yield text[start : i + 1]
-            start = i + 1
-    if start < len(text):
-        yield text[start:]

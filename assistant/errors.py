@@ -23,6 +23,10 @@ class EmptyDocumentError(IngestError):
     """The file holds no article text once cleaned."""
 
 
+class QueryError(AssistantError):
+    """A question cannot be asked as given (empty, dates in the wrong order, k out of range...)."""
+
+
 class ArticleNotFoundError(AssistantError):
     """No article with the given id is in the library."""
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from assistant.errors import AssistantError, QueryError
 
 
 class ArticleMeta(BaseModel):
@@ -109,6 +112,158 @@ class Answer(BaseModel):
     fallback_reason: str | None = None  # set when an LLM failed and the extractive answer stands in
     unsupported: list[str] = Field(default_factory=list)  # LLM claims removed for lack of support
     latency_ms: float = 0.0
+    as_of: dt.date | None = None  # the "today" the question was asked on, when one was given
+
+
+# --- a question, as every caller hands it to the assistant ------------------------------------------
+
+Backend = Literal["extractive", "openai"]
+BACKENDS: tuple[str, ...] = ("extractive", "openai")
+MIN_K, MAX_K = 1, 100
+EMPTY_QUESTION = "the question is empty: ask something about the articles"
+
+
+class Query(BaseModel):
+    """One question with everything that shapes its answer, validated once for every caller.
+
+    The Python API, the CLI, the web UI and the evaluation runner all build one with
+    :meth:`Query.of`, so a question that is empty, dates in the wrong order, a ``k`` out of range or
+    an unknown backend are refused with the same :class:`QueryError` message everywhere.
+    ``None`` means "the setting's default" for ``k`` and ``backend``.
+    """
+
+    question: str
+    history: list[dict[str, str]] = Field(default_factory=list)  # {"role", "content"}, oldest first
+    filters: Filters | None = None
+    k: int | None = None
+    backend: Backend | None = None
+    as_of: dt.date | None = None  # "today" for relative dates and recency; None: the library's newest
+
+    @classmethod
+    def of(cls, question: str | Query, **fields: Any) -> Query:
+        """A validated Query. A Query passes through, re-validated with ``fields`` when any is given."""
+        given = {name: value for name, value in fields.items() if value is not None}
+        if isinstance(question, Query):
+            if not given:
+                return question
+            given = {**question.model_dump(exclude={"question"}), **given}
+            question = question.question
+        try:
+            return cls.model_validate({"question": question, **given})
+        except ValidationError as e:
+            raise QueryError(_problems(e)) from e
+
+    @field_validator("question", mode="before")
+    @classmethod
+    def _question(cls, value: object) -> str:
+        text = str(value or "").strip()
+        if not text:
+            raise ValueError(EMPTY_QUESTION)
+        return text
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _history(cls, value: object) -> list[dict[str, str]]:
+        if value is None:
+            return []
+        if not isinstance(value, list | tuple):
+            raise ValueError("history is a list of {'role', 'content'} messages, oldest first")
+        messages = []
+        for message in value:
+            if isinstance(message, BaseModel):
+                message = message.model_dump()
+            if not isinstance(message, dict):
+                raise ValueError(f"history holds {message!r}; each message is {{'role', 'content'}}")
+            role = str(message.get("role") or "user")
+            if role not in ("user", "assistant"):
+                raise ValueError(f"a history message's role is 'user' or 'assistant', not {role!r}")
+            messages.append({"role": role, "content": str(message.get("content") or "")})
+        return messages
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters(cls, value: object) -> object:
+        return None if value is None or value == {} else value
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _k(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"k is a number of passages from {MIN_K} to {MAX_K}, not {value!r}")
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"k is a number of passages from {MIN_K} to {MAX_K}, not {value!r}") from None
+        if not MIN_K <= number <= MAX_K or number != float(value):
+            raise ValueError(f"k is a number of passages from {MIN_K} to {MAX_K}, not {value!r}")
+        return number
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        if value not in BACKENDS:
+            raise ValueError(f"the backend is 'extractive' or 'openai', not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _date_order(self) -> Query:
+        filters = self.filters
+        if filters and filters.since and filters.until and filters.since > filters.until:
+            raise ValueError(
+                f"the 'From' date is after the 'To' date ({filters.since} > {filters.until}): "
+                "swap them or clear one"
+            )
+        return self
+
+
+def _problems(error: ValidationError) -> str:
+    """The messages of a ValidationError, ours as written, pydantic's with the field they concern."""
+    problems = []
+    for item in error.errors():
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, ValueError):
+            problems.append(str(cause))
+            continue
+        where = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return "; ".join(dict.fromkeys(problems))
+
+
+# --- what Assistant.stream yields ---------------------------------------------------------------------
+
+
+class TextDelta(BaseModel):
+    """A piece of the answer text as it is written (a model's tokens, or a quoted sentence)."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class AnswerReady(BaseModel):
+    """The final Answer, always the last event. Its text replaces what the deltas showed."""
+
+    type: Literal["answer"] = "answer"
+    answer: Answer
+
+
+StreamEvent = TextDelta | AnswerReady
+
+
+def final_answer(events: Iterable[StreamEvent], on_text: Callable[[str], None] | None = None) -> Answer:
+    """Drain a stream of events and return its Answer; ``on_text(text)`` sees each delta on the way."""
+    answer: Answer | None = None
+    for event in events:
+        if isinstance(event, AnswerReady):
+            answer = event.answer
+        elif on_text is not None:
+            on_text(event.text)
+    if answer is None:
+        raise AssistantError("the answer stream ended without an answer")
+    return answer
 
 
 FileStatus = Literal["added", "updated", "unchanged", "failed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -78,7 +79,12 @@ class Retriever:
         self._generation = -1
 
     def retrieve(
-        self, question: str, k: int | None = None, filters: Filters | None = None, mode: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: str | None = None,
+        as_of: dt.date | None = None,  # unused here: the time prior (issue 9) reads it
     ) -> list[Passage]:
         k = k or self.settings.k
         mode = mode or self.settings.mode

@@ -1,7 +1,8 @@
-"""Inline ``[n]`` citations: parse, renumber, split claims, and score how well a passage supports a claim.
+"""Inline ``[n]`` citations: renumber, split claims, and score how well a passage supports a claim.
 
 Everything here is a pure function except :class:`SupportScorer`, which needs the embedding model.
-The extractive composer, the LLM backend and the evaluation share these helpers.
+Markers, sentences and content words come from :mod:`assistant.text`, the same reading of text that
+retrieval and the extractive composer use.
 """
 
 from __future__ import annotations
@@ -15,53 +16,40 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.models import Citation, Passage
+from assistant.text import (
+    CITATION_RE,
+    citation_numbers,
+    content_words,
+    expand_group,
+    format_date,
+    parse_citations,
+    sentence_spans,
+    split_sentences,
+    strip_citations,
+)
 
 if TYPE_CHECKING:
     from assistant.embedding import Embedder
 
 logger = logging.getLogger(__name__)
 
-# One citation group: [3], [1, 3], [1-2], [1,3-4]. Adjacent groups ([1][3]) are separate matches.
-_NUM_OR_RANGE = r"\d{1,3}(?:\s*[-\u2013]\s*\d{1,3})?"
-CITATION_RE = re.compile(rf"\[({_NUM_OR_RANGE}(?:\s*,\s*{_NUM_OR_RANGE})*)\]")
-_MAX_RANGE = 20  # a "[1-300]" is a typo, not three hundred citations
+__all__ = [  # the marker helpers live in assistant.text; they are re-exported for existing callers
+    "CITATION_RE",
+    "SupportScorer",
+    "VerifiedAnswer",
+    "citation_numbers",
+    "claim_text",
+    "content_words",
+    "lexical_support",
+    "parse_citations",
+    "renumber",
+    "sentence_spans",
+    "split_sentences",
+    "strip_citations",
+    "verify_answer",
+]
 
-# Words after which a period does not end a sentence.
-_ABBREVIATION_LIST = """mr mrs ms dr prof gen lt col maj capt sgt adm gov sen rep rev st jr sr no vs etc
-    inc ltd co corp dept est approx fig jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu
-    fri sat sun e.g i.e u.s u.k u.n a.m p.m al"""
-_ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
-_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s)")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+\u2022]|\d+[.)])\s+")
-
-
-def _expand(group: str) -> list[int]:
-    numbers: list[int] = []
-    for part in group.split(","):
-        part = part.strip()
-        bounds = re.split(r"\s*[-\u2013]\s*", part)
-        if len(bounds) == 2:
-            low, high = int(bounds[0]), int(bounds[1])
-            if low <= high and high - low < _MAX_RANGE:
-                numbers.extend(range(low, high + 1))
-            else:
-                numbers.extend([low, high])
-        else:
-            numbers.append(int(part))
-    return numbers
-
-
-def citation_numbers(text: str) -> list[int]:
-    """Every cited number in order of appearance, repeats kept."""
-    numbers: list[int] = []
-    for match in CITATION_RE.finditer(text):
-        numbers.extend(_expand(match.group(1)))
-    return numbers
-
-
-def parse_citations(text: str) -> list[int]:
-    """Cited numbers in order of first appearance, each once: "a [2] b [1, 2] c [3-4]" -> [2, 1, 3, 4]."""
-    return list(dict.fromkeys(citation_numbers(text)))
 
 
 def renumber(text: str, mapping: dict[int, int]) -> str:
@@ -72,72 +60,13 @@ def renumber(text: str, mapping: dict[int, int]) -> str:
     """
 
     def replace(match: re.Match[str]) -> str:
-        new = list(dict.fromkeys(mapping[n] for n in _expand(match.group(1)) if n in mapping))
+        new = list(dict.fromkeys(mapping[n] for n in expand_group(match.group(1)) if n in mapping))
         return "".join(f"[{n}]" for n in new)
 
     rewritten = CITATION_RE.sub(replace, text)
     # Tidy what dropped groups leave behind: "claim  ." -> "claim.", double spaces.
     rewritten = re.sub(r"[ \t]+([.,;:!?])", r"\1", rewritten)
     return re.sub(r"[ \t]{2,}", " ", rewritten)
-
-
-def strip_citations(text: str) -> str:
-    """The text of a claim without its markers."""
-    stripped = re.sub(r"[ \t]*" + CITATION_RE.pattern, "", text)
-    return re.sub(r"[ \t]{2,}", " ", stripped).strip()
-
-
-def _ends_sentence(text: str, end: int) -> bool:
-    """Whether the punctuation run ending at ``end`` closes a sentence (not "Mr." or "U.S.")."""
-    before = text[:end].rstrip("\"'\u201d\u2019)]")
-    if not before.endswith("."):
-        return True
-    word = re.search(r"([A-Za-z][A-Za-z.]*)\.$", before)
-    if word is None:
-        return True  # "3." or "...": a number or an ellipsis ends the sentence
-    token = word.group(1).lower()
-    if token in _ABBREVIATIONS:
-        return False
-    # Initials ("J. Smith") and dotted acronyms ("U.S.") do not end a sentence.
-    return not (len(token) == 1 or re.fullmatch(r"(?:[a-z]\.)+[a-z]", token))
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text``; lines (list items, paragraphs) always split.
-
-    Citation markers written after the full stop ("... in Doha. [2] Next") stay with the sentence
-    they follow.
-    """
-    spans: list[tuple[int, int]] = []
-    for line in re.finditer(r"[^\n]+", text):
-        start, line_end = line.start(), line.end()
-        position = start
-        for match in _SENTENCE_END.finditer(text, start, line_end):
-            end = match.end()
-            if not _ends_sentence(text, end):
-                continue
-            trailing = re.match(r"(?:\s*" + CITATION_RE.pattern + r")+", text[end:line_end])
-            if trailing:
-                end += trailing.end()
-            if end > position and text[position:end].strip():
-                spans.append(_trim(text, position, end))
-            position = end
-        if text[position:line_end].strip():
-            spans.append(_trim(text, position, line_end))
-    return [s for s in spans if s[1] > s[0]]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
-def split_sentences(text: str) -> list[str]:
-    """The sentences of ``text`` (abbreviation-aware; each line of a list is its own sentence)."""
-    return [text[a:b] for a, b in sentence_spans(text)]
 
 
 def claim_text(sentence: str) -> str:
@@ -148,35 +77,10 @@ def claim_text(sentence: str) -> str:
 
 # --- support -------------------------------------------------------------------------------------
 
-_STOPWORD_LIST = """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers herself him himself his how i if in into is it its itself just me
-    more most my no nor not now of off on once only or other our ours out over own same she should so some
-    such than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your
-    said says say according reported reports told also one two new per cent percent article articles
-    passage passages"""
-_STOPWORDS = frozenset(_STOPWORD_LIST.split())
 NUMBER_WEIGHT = 3.0
 NAME_WEIGHT = 2.0
 MISSING_NUMBER_FACTOR = 0.5
 MIN_CLAIM_WORDS = 3
-_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
-
-
-def _stem(word: str) -> str:
-    if word[0].isdigit():
-        return word.replace(",", "")
-    for suffix in ("ingly", "edly", "ing", "ed", "es", "ly", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> set[str]:
-    """Stemmed content words (stopwords removed); numbers kept as written, without separators."""
-    words = _WORD.findall(text.lower().replace("\u2019", "'").replace("'s", ""))
-    return {_stem(w) for w in words if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())}
 
 
 def _names(text: str) -> set[str]:
@@ -307,7 +211,7 @@ def passage_metadata(passage: Passage) -> str:
     """Words a claim may take from a passage's metadata rather than its text (outlet, title, date)."""
     parts = [passage.title, passage.source]
     if passage.published:
-        parts.append(f"{passage.published:%B %d %Y} {passage.published.isoformat()}")
+        parts.append(f"{format_date(passage.published)} {passage.published.isoformat()}")
     return ". ".join(p for p in parts if p)
 
 

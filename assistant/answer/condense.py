@@ -1,12 +1,14 @@
 """Turning a follow-up ("And in 2024?", "Who led it?") into a question that stands alone.
 
 :func:`condense_rule` is the no-model fallback: a few rules that cover the common follow-ups and
-leave anything else untouched. The LLM backend asks the model instead (prompts/condense.md).
+leave anything else untouched. The LLM backend asks the model instead
+(:class:`assistant.answer.llm.LLMCondenser`, ``prompt_files/condense.md``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 _WH = r"(?:what|who|whom|whose|which|where|when|why|how)"
 _AUX = r"(?:did|does|do|is|are|was|were|has|have|had|will|would|could|can|should|might|may|must)"
@@ -46,7 +48,14 @@ _YEAR_PHRASE = re.compile(
 )
 
 
-def _previous_questions(history: list[dict] | None) -> list[str]:
+class RuleCondenser:
+    """The :class:`~assistant.answer.base.Condenser` that needs no model: :func:`condense_rule`."""
+
+    def condense(self, question: str, history: Sequence[Mapping[str, str]] | None) -> str:
+        return condense_rule(question, history) if history else question
+
+
+def _previous_questions(history: Sequence[Mapping[str, str]] | None) -> list[str]:
     return [
         str(m.get("content", "")).strip()
         for m in history or []
@@ -54,7 +63,7 @@ def _previous_questions(history: list[dict] | None) -> list[str]:
     ]
 
 
-def condense_rule(question: str, history: list[dict] | None) -> str:
+def condense_rule(question: str, history: Sequence[Mapping[str, str]] | None) -> str:
     """A standalone version of ``question`` given the chat ``history`` (oldest first).
 
     Earlier follow-ups are resolved first, so "And in 2024?" after "And in 2020?" after

@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from assistant.answer.base import text_deltas
 from assistant.config import AnswerSettings
-from assistant.models import Answer, Citation, Passage
-from assistant.text import sentence_spans, tokenize
+from assistant.models import Answer, AnswerReady, Citation, Passage, StreamEvent
+from assistant.text import format_date, sentence_spans, tokenize
 
 ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
 
@@ -201,11 +203,7 @@ def _span_text(passage: Passage, sentences: list[_Candidate]) -> str:
 def heading(passage: Passage) -> str:
     """'**The Washington Post, 20 March 2024** — Title': who said it and when, before what they said."""
     source = passage.source or "Unknown outlet"
-    if passage.published:
-        day = f"{passage.published.day} {passage.published:%B %Y}"
-        when = f"{day} (date inferred)" if passage.published_inferred else day
-    else:
-        when = "date unknown"
+    when = format_date(passage.published, passage.published_inferred)
     title = f" — *{_escape_markdown(passage.title)}*" if passage.title else ""
     return f"**{_escape_markdown(source)}, {when}**{title}"
 
@@ -216,3 +214,18 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 def _escape_markdown(text: str) -> str:
     """Article text is shown as text: Markdown control characters are escaped, so [n] stays ours."""
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+class ExtractiveAnswerer:
+    """The :class:`~assistant.answer.base.Answerer` that quotes: :func:`compose`, streamed."""
+
+    backend = "extractive"
+
+    def __init__(self, settings: AnswerSettings) -> None:
+        self.settings = settings
+
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[StreamEvent]:
+        answer = compose(question, passages, self.settings)
+        answer.backend = self.backend
+        yield from text_deltas(answer.text)
+        yield AnswerReady(answer=answer)

@@ -1,61 +1,40 @@
-"""The LLM answer backend: any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp).
+"""The LLM backend: a condenser and an answerer on any OpenAI-compatible server.
 
-The official ``openai`` client does the talking, with its own retries switched off: this module
-retries 429s, 5xx, timeouts and connection errors itself, with exponential backoff, so that every
-failure ends in one :class:`LLMError` that names the cause and the setting to change. The API key
-is never logged and never part of an error message.
-
-What the model writes is streamed as it arrives; the final :class:`Answer` is the verified version
-(see :func:`assistant.answer.citations.verify_answer`).
+:class:`LLMCondenser` rewrites a follow-up into a standalone question with ``condense.md``;
+:class:`LLMAnswerer` writes the answer from the retrieved passages with ``system.md`` and
+``answer.md``. What the model writes is streamed as it arrives; the final :class:`Answer` is the
+verified version (see :func:`assistant.answer.citations.verify_answer`). The server itself is
+:class:`~assistant.answer.llm_client.ChatClient`'s business.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
+import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import httpx
-import openai
-
-from assistant.answer.citations import (
-    DECLINE_TEXT,
-    SupportScorer,
-    claim_text,
-    strip_citations,
-    verify_answer,
-)
+from assistant.answer.base import text_deltas
+from assistant.answer.citations import DECLINE_TEXT, SupportScorer, claim_text, verify_answer
 from assistant.answer.condense import condense_rule
+from assistant.answer.llm_client import BACKOFF_BASE, ChatClient
 from assistant.config import Settings
-from assistant.errors import LLMError
-from assistant.models import Answer, Passage
-from assistant.prompts import load_prompts
+from assistant.models import Answer, AnswerReady, Passage, StreamEvent, TextDelta, final_answer
+from assistant.prompts import PromptSet, load_prompts
+from assistant.text import format_date, strip_citations
 
 if TYPE_CHECKING:
     from assistant.embedding import Embedder
 
 logger = logging.getLogger(__name__)
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-LOCAL_DUMMY_KEY = "not-needed"  # Ollama, vLLM and llama.cpp accept any key
-BACKOFF_BASE = 1.0  # seconds before the first retry; doubled for each further one
-BACKOFF_MAX = 30.0
 HISTORY_TURNS = 6  # messages of history the condensing prompt sees
 HISTORY_CHARS = 600  # per message
 PASSAGE_OPEN = "<<<PASSAGE {n}>>>"
 PASSAGE_CLOSE = "<<<END PASSAGE {n}>>>"
-
-T = TypeVar("T")
-
-
-def format_date(passage: Passage) -> str:
-    if passage.published is None:
-        return "unknown"
-    text = f"{passage.published.day} {passage.published:%B %Y}"
-    return f"{text} (date inferred)" if passage.published_inferred else text
+CONDENSED_CACHE = 64  # follow-ups remembered, so asking the same one again costs no request
 
 
 def _as_data(text: str) -> str:
@@ -73,7 +52,7 @@ def format_context(passages: list[Passage]) -> str:
                     PASSAGE_OPEN.format(n=n),
                     f"Title: {_as_data(passage.title) or 'untitled'}",
                     f"Outlet: {_as_data(passage.source) or 'unknown'}",
-                    f"Date: {format_date(passage)}",
+                    f"Date: {format_date(passage.published, passage.published_inferred, 'unknown')}",
                     "Text:",
                     _as_data(passage.text.strip()),
                     PASSAGE_CLOSE.format(n=n),
@@ -83,7 +62,7 @@ def format_context(passages: list[Passage]) -> str:
     return "\n\n".join(blocks)
 
 
-def format_history(history: list[dict]) -> str:
+def format_history(history: Sequence[Mapping[str, str]]) -> str:
     lines = []
     for message in history[-HISTORY_TURNS:]:
         role = "User" if message.get("role") == "user" else "Assistant"
@@ -94,186 +73,60 @@ def format_history(history: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _is_openai(base_url: str) -> bool:
-    return "api.openai.com" in base_url
+class LLMCondenser:
+    """Follow-ups rewritten by the model into standalone questions (the rule where the reply is unusable).
 
+    Thread-safe: the cache of recent follow-ups is guarded by a lock.
+    """
 
-class LLMAnswerer:
-    """Answers from retrieved passages with an OpenAI-compatible chat model, then verifies citations."""
+    def __init__(self, client: ChatClient, prompts: PromptSet) -> None:
+        self.client = client
+        self.prompts = prompts
+        self._cache: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], str] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def __init__(self, settings: Settings, embedder: Embedder, backoff_base: float = BACKOFF_BASE) -> None:
-        self.settings = settings
-        self.llm = settings.llm
-        self.prompts = load_prompts(settings.llm)  # PromptError here, at start-up, not mid-answer
-        self.scorer = SupportScorer(embedder)
-        self.backoff_base = backoff_base
-        self.base_url = (self.llm.base_url or OPENAI_BASE_URL).rstrip("/")
-        self._client: openai.OpenAI | None = None
-        self._condensed: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], str] = OrderedDict()
-        self._standalone: set[str] = set()
-
-    # --- talking to the server --------------------------------------------------------------
-
-    def _key(self) -> str:
-        key = self.llm.resolved_api_key()
-        if key:
-            return key
-        if _is_openai(self.base_url):
-            raise LLMError(
-                f"No API key for {self.base_url}: set llm.api_key (ASSISTANT_LLM__API_KEY) or the "
-                "OPENAI_API_KEY environment variable, or point llm.base_url at a local server "
-                "(Ollama, vLLM, llama.cpp) that needs none."
-            )
-        return LOCAL_DUMMY_KEY
-
-    def client(self) -> openai.OpenAI:
-        if self._client is None:
-            self._client = openai.OpenAI(
-                base_url=self.base_url, api_key=self._key(), timeout=self.llm.timeout, max_retries=0
-            )
-        return self._client
-
-    def _redact(self, text: str) -> str:
-        key = self.llm.resolved_api_key()
-        if key and len(key) >= 4:
-            text = text.replace(key, "***")
-        return re.sub(r"\b(sk-[A-Za-z0-9_-]{2})[A-Za-z0-9_*-]{6,}", r"\1***", text)
-
-    def _detail(self, error: openai.APIStatusError) -> str:
-        """The server's own explanation, shortened and with any key removed."""
-        body = error.body
-        message = ""
-        if isinstance(body, dict):
-            inner = body.get("error", body)
-            message = str(inner.get("message", "") if isinstance(inner, dict) else inner)
-        message = self._redact(" ".join(message.split()))[:200]
-        return f": {message}" if message else ""
-
-    def _failure(self, error: Exception, attempts: int) -> tuple[str, bool]:
-        """(message for the user, whether a retry may help)."""
-        where = f"the LLM server at {self.base_url}"
-        tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
-        if isinstance(error, openai.APITimeoutError | httpx.TimeoutException):
-            return (
-                f"{where} did not answer within llm.timeout={self.llm.timeout:g}s ({tries}); "
-                "raise llm.timeout or use a smaller/faster llm.model.",
-                True,
-            )
-        if isinstance(error, openai.APIConnectionError | httpx.TransportError):
-            return (
-                f"Cannot connect to {where} ({tries}): is the server running? Check llm.base_url.",
-                True,
-            )
-        if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
-            return (
-                f"{where} rejected the API key ({error.status_code}{self._detail(error)}); "
-                "set a valid llm.api_key or OPENAI_API_KEY.",
-                False,
-            )
-        if isinstance(error, openai.NotFoundError):
-            return (
-                f"{where} answered 404{self._detail(error)}; check llm.model={self.llm.model!r} "
-                "and llm.base_url (it usually ends in /v1).",
-                False,
-            )
-        if isinstance(error, openai.RateLimitError):
-            return (
-                f"{where} is rate-limiting requests (429{self._detail(error)}, {tries}); "
-                "wait and try again, or raise llm.max_retries.",
-                True,
-            )
-        if isinstance(error, openai.APIStatusError):
-            status = error.status_code
-            retry = status >= 500 or status in (408, 409)
-            hint = (
-                "the server failed; check its logs, or raise llm.max_retries"
-                if retry
-                else "check llm.model, llm.max_tokens and llm.base_url"
-            )
-            return f"{where} answered HTTP {status}{self._detail(error)} ({tries}); {hint}.", retry
-        return f"{where} failed: {type(error).__name__} ({tries}); check llm.base_url.", False
-
-    def _with_retries(self, call: Callable[[], T], purpose: str) -> T:
-        attempts = self.llm.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                return call()
-            except LLMError:
-                raise
-            except (openai.OpenAIError, httpx.HTTPError) as e:
-                message, retryable = self._failure(e, attempt)
-                if not retryable or attempt == attempts:
-                    logger.warning("LLM %s failed: %s", purpose, message)
-                    raise LLMError(message) from e
-                delay = min(self.backoff_base * 2 ** (attempt - 1), BACKOFF_MAX)
-                logger.info(
-                    "LLM %s failed (%s); retry %d of %d in %.2fs",
-                    purpose,
-                    message.split(";")[0],
-                    attempt,
-                    attempts - 1,
-                    delay,
-                )
-                time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _request(self, messages: list[dict[str, str]], stream: bool, max_tokens: int | None = None) -> Any:
-        client = self.client()
-
-        def call() -> Any:
-            return client.chat.completions.create(
-                model=self.llm.model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=self.llm.temperature,
-                max_tokens=max_tokens or self.llm.max_tokens,
-                stream=stream,
-            )
-
-        return self._with_retries(call, "stream" if stream else "request")
-
-    def _stream_text(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        """The model's reply, piece by piece. Retries happen only before the first piece."""
-        response = self._request(messages, stream=True)
-        try:
-            for chunk in response:
-                if not chunk.choices:
-                    continue
-                piece = chunk.choices[0].delta.content
-                if piece:
-                    yield piece
-        except (openai.OpenAIError, httpx.HTTPError) as e:
-            message, _ = self._failure(e, 1)
-            logger.warning("LLM stream broke off: %s", message)
-            raise LLMError(f"The reply stopped half-way: {message}") from e
-        finally:
-            response.close()
-
-    # --- follow-ups --------------------------------------------------------------------------
-
-    def condense(self, question: str, history: list[dict] | None) -> str:
-        """The follow-up rewritten by the model into a standalone question (unchanged without history)."""
+    def condense(self, question: str, history: Sequence[Mapping[str, str]] | None) -> str:
+        """The follow-up as a standalone question (unchanged without an earlier user turn)."""
         question = question.strip()
         turns = tuple(
             (str(m.get("role", "")), str(m.get("content", "")))
             for m in history or []
             if str(m.get("content", "")).strip()
         )
-        if not any(role == "user" for role, _ in turns) or question in self._standalone:
+        if not any(role == "user" for role, _ in turns):
             return question
         key = (question, turns)
-        if key in self._condensed:
-            return self._condensed[key]
-        prompt = self.prompts.condense.render(history=format_history(list(history or [])), question=question)
-        response = self._request([{"role": "user", "content": prompt}], stream=False, max_tokens=200)
-        reply = (response.choices[0].message.content or "") if response.choices else ""
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        prompt = self.prompts.condense.render(history=format_history(history or []), question=question)
+        reply = self.client.complete([{"role": "user", "content": prompt}], max_tokens=200)
         standalone = _clean_condensed(reply, question) or condense_rule(question, history)
         logger.info("condensed follow-up %r -> %r", question, standalone)
-        self._condensed[key] = standalone
-        self._standalone.add(standalone)
-        while len(self._condensed) > 64:
-            _, dropped = self._condensed.popitem(last=False)
-            self._standalone.discard(dropped)
+        with self._lock:
+            self._cache[key] = standalone
+            while len(self._cache) > CONDENSED_CACHE:
+                self._cache.popitem(last=False)
         return standalone
+
+
+class LLMAnswerer:
+    """Answers from retrieved passages with an OpenAI-compatible chat model, then verifies citations.
+
+    ``condenser`` is the same server's :class:`LLMCondenser`; the pipeline calls it once per question
+    before retrieval, so the answerer itself only ever sees standalone questions.
+    """
+
+    backend = "openai"
+
+    def __init__(self, settings: Settings, embedder: Embedder, backoff_base: float = BACKOFF_BASE) -> None:
+        self.settings = settings
+        self.llm = settings.llm
+        self.prompts = load_prompts(settings.llm)  # PromptError here, at start-up, not mid-answer
+        self.scorer = SupportScorer(embedder)
+        self.client = ChatClient(settings.llm, backoff_base=backoff_base)
+        self.condenser = LLMCondenser(self.client, self.prompts)
 
     # --- answering ---------------------------------------------------------------------------
 
@@ -286,54 +139,38 @@ class LLMAnswerer:
             },
         ]
 
-    def stream(
-        self, question: str, passages: list[Passage], history: list[dict] | None = None
-    ) -> Iterator[str | Answer]:
-        """The model's text as it arrives, then the verified Answer."""
-        started = time.perf_counter()
-        standalone = self.condense(question, history)
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[StreamEvent]:
+        """The model's text as it arrives, then the verified Answer (``question`` stands alone)."""
         if not passages:
-            yield DECLINE_TEXT
-            yield Answer(
-                question=question,
-                standalone_question=standalone,
-                text=DECLINE_TEXT,
-                abstained=True,
-                backend="openai",
-                latency_ms=(time.perf_counter() - started) * 1000,
+            yield from text_deltas(DECLINE_TEXT)
+            yield AnswerReady(
+                answer=Answer(question=question, text=DECLINE_TEXT, abstained=True, backend=self.backend)
             )
             return
         pieces: list[str] = []
-        for piece in self._stream_text(self.messages(standalone, passages)):
+        for piece in self.client.stream_text(self.messages(question, passages)):
             pieces.append(piece)
-            yield piece
-        raw = "".join(pieces)
-        verified = verify_answer(raw, passages, self.scorer, self.llm.support_threshold)
+            yield TextDelta(text=piece)
+        verified = verify_answer("".join(pieces), passages, self.scorer, self.llm.support_threshold)
         if verified.unsupported:
             logger.info(
                 "%d claim(s) removed for lack of support: %s",
                 len(verified.unsupported),
                 [claim_text(c)[:80] for c in verified.unsupported],
             )
-        yield Answer(
+        answer = Answer(
             question=question,
-            standalone_question=standalone,
             text=verified.text,
             abstained=verified.abstained,
             citations=verified.citations,
             passages=list(passages),
-            backend="openai",
+            backend=self.backend,
             unsupported=verified.unsupported,
-            latency_ms=(time.perf_counter() - started) * 1000,
         )
+        yield AnswerReady(answer=answer)
 
-    def answer(self, question: str, passages: list[Passage], history: list[dict] | None = None) -> Answer:
-        final: Answer | None = None
-        for part in self.stream(question, passages, history):
-            if isinstance(part, Answer):
-                final = part
-        assert final is not None
-        return final
+    def answer(self, question: str, passages: list[Passage]) -> Answer:
+        return final_answer(self.stream(question, passages))
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")

@@ -12,15 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assistant.errors import AssistantError
-from assistant.evaluation.report import LABELS, RATIO_METRICS
-from assistant.evaluation.runner import (
-    DEFAULT_BASELINE,
-    DEFAULT_CORPUS,
-    DEFAULT_DATASET,
-    DEFAULT_OUT,
-    REGRESSION_MARGIN,
-    run_evaluation,
-)
+from assistant.evaluation.baseline import REGRESSION_MARGIN
+from assistant.evaluation.defaults import DEFAULT_BASELINE, DEFAULT_CORPUS, DEFAULT_DATASET, DEFAULT_OUT
+from assistant.evaluation.metrics import LABELS, RATIO_METRICS
+from assistant.evaluation.runner import run_evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +70,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ask the evaluation questions and score the answers against the references."""
         console = Console()
-        if backend is not None and backend not in ("extractive", "openai"):
-            raise typer.BadParameter("must be 'extractive' or 'openai'", param_hint="--backend")
         obj: dict[str, Any] = ctx.obj or {}
         assistant = obj["make_assistant"]()
         try:

@@ -2,6 +2,12 @@
 
 Every per-question metric returns ``None`` when it does not apply (e.g. retrieval metrics of a
 question that has no gold article); summaries average over the questions where it applies.
+
+The sentence splitter and the word matcher here are deliberately independent of
+:mod:`assistant.text`: an evaluation that judged answers with the very tokenizer and stemmer that
+wrote and verified them would share their blind spots, and a change to the answer path would move
+the yardstick along with it. Only the stop-word list and the ``[n]`` marker syntax are shared (the
+same words carry no content, and a marker is a marker, on both sides).
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from assistant.text import CITATION_RE, STOPWORDS, citation_numbers
+
 SUPPORT_THRESHOLD = 0.5
 """Share of a sentence's content words that must occur in a passage for it to support the sentence."""
 
@@ -18,20 +26,9 @@ EVIDENCE_OVERLAP = 0.6
 """Share of an evidence quote's tokens that a passage must hold when it does not contain the quote."""
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_MARKERS_AFTER_END = re.compile(r"([.!?][\"”’)]*)((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)")
+_MARKERS_AFTER_END = re.compile(r"([.!?][\"”’)]*)((?:\s*" + CITATION_RE.pattern + r")+)")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.!?,;:])")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[A-Z0-9\"“‘(*\[-])|\n+")
-
-_STOPWORD_TEXT = """
-    a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had has
-    have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
-    should so some such than that the their theirs them themselves then there these they this those
-    through to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves said says say according told also however would"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def tokens(text: str) -> list[str]:
@@ -46,7 +43,7 @@ def tokens(text: str) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    return {t for t in tokens(_MARKER.sub(" ", text)) if t not in STOPWORDS}
+    return {t for t in tokens(CITATION_RE.sub(" ", text)) if t not in STOPWORDS}
 
 
 def _normalise(text: str) -> str:
@@ -119,10 +116,8 @@ def cited_sentences(response: str) -> list[tuple[str, list[int]]]:
         piece = piece.strip()
         if not piece:
             continue
-        numbers: list[int] = []
-        for group in _MARKER.findall(piece):
-            numbers.extend(int(n) for n in group.split(","))
-        sentence = _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(_MARKER.sub(" ", piece).split()))
+        numbers = citation_numbers(piece)
+        sentence = _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(CITATION_RE.sub(" ", piece).split()))
         out.append((sentence, list(dict.fromkeys(numbers))))
     return out
 
@@ -214,10 +209,9 @@ def mean(values: Iterable[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-# --- one question, and a whole run -----------------------------------------------------------------
+# --- names ----------------------------------------------------------------------------------------
 
-PER_QUESTION_METRICS = (
-    "hit_at_1",
+HEADLINE_METRICS: tuple[str, ...] = (
     "hit_at_k",
     "mrr",
     "evidence_recall",
@@ -225,7 +219,36 @@ PER_QUESTION_METRICS = (
     "citation_precision",
     "citation_recall",
     "faithfulness",
+    "abstention_precision",
+    "abstention_recall",
 )
+"""Metrics the regression gate watches. Latency is left out: it measures the machine, not the answers."""
+
+LABELS = {
+    "hit_at_1": "Retrieval hit@1",
+    "hit_at_k": "Retrieval hit@k",
+    "mrr": "Retrieval MRR",
+    "evidence_recall": "Evidence recall@k",
+    "key_fact_recall": "Key-fact recall",
+    "citation_precision": "Citation precision",
+    "citation_recall": "Citation recall",
+    "faithfulness": "Faithfulness (proxy)",
+    "abstention_precision": "Abstention precision",
+    "abstention_recall": "Abstention recall",
+    "answered_rate": "Answered (answerable questions)",
+    "judge_faithfulness": "LLM judge: faithful",
+    "judge_correctness": "LLM judge: correctness",
+    "latency_p50_ms": "Latency p50 (ms)",
+    "latency_p95_ms": "Latency p95 (ms)",
+}
+"""How each metric is named in the reports, the CLI table and the UI."""
+
+RATIO_METRICS = [*HEADLINE_METRICS, "hit_at_1", "answered_rate", "judge_faithfulness", "judge_correctness"]
+"""The metrics on a 0..1 scale, in the order the reports show them."""
+
+# --- one question, and a whole run -----------------------------------------------------------------
+
+PER_QUESTION_METRICS = ("hit_at_1", *(name for name in HEADLINE_METRICS if not name.startswith("abstention")))
 
 
 def score_row(row: dict) -> dict[str, float | None]:

@@ -6,26 +6,9 @@ import html
 import math
 from collections.abc import Sequence
 
-from assistant.evaluation.runner import HEADLINE_METRICS
+from assistant.evaluation.metrics import HEADLINE_METRICS, LABELS, RATIO_METRICS
 
-LABELS = {
-    "hit_at_1": "Retrieval hit@1",
-    "hit_at_k": "Retrieval hit@k",
-    "mrr": "Retrieval MRR",
-    "evidence_recall": "Evidence recall@k",
-    "key_fact_recall": "Key-fact recall",
-    "citation_precision": "Citation precision",
-    "citation_recall": "Citation recall",
-    "faithfulness": "Faithfulness (proxy)",
-    "abstention_precision": "Abstention precision",
-    "abstention_recall": "Abstention recall",
-    "answered_rate": "Answered (answerable questions)",
-    "judge_faithfulness": "LLM judge: faithful",
-    "judge_correctness": "LLM judge: correctness",
-    "latency_p50_ms": "Latency p50 (ms)",
-    "latency_p95_ms": "Latency p95 (ms)",
-}
-RATIO_METRICS = [*HEADLINE_METRICS, "hit_at_1", "answered_rate", "judge_faithfulness", "judge_correctness"]
+__all__ = ["LABELS", "RATIO_METRICS", "render_html", "render_markdown"]
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:

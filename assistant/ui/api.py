@@ -7,24 +7,17 @@ the assistant's own message.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 
-from assistant.errors import AssistantError
-from assistant.models import Answer
-from assistant.ui.handlers import UIActions, build_filters
-
-logger = logging.getLogger(__name__)
+from assistant.models import AnswerReady
+from assistant.ui.handlers import UIActions, build_query, user_message
 
 
 def _error(exc: Exception) -> gr.Error:
-    if isinstance(exc, AssistantError):
-        return gr.Error(str(exc) or type(exc).__name__)
-    logger.exception("API request failed", exc_info=exc)
-    return gr.Error("Something went wrong on the server; the details are in the server log.")
+    return gr.Error(user_message(exc))
 
 
 def _public(value: Any) -> Any:
@@ -40,14 +33,6 @@ def _public(value: Any) -> Any:
     return value
 
 
-def _history(history: list[dict[str, Any]] | None) -> list[dict[str, str]]:
-    return [
-        {"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
-        for m in history or []
-        if isinstance(m, dict)
-    ]
-
-
 def register_api(actions: UIActions) -> None:
     """Add the named endpoints to the Blocks being built (call inside ``with gr.Blocks()``)."""
 
@@ -59,16 +44,16 @@ def register_api(actions: UIActions) -> None:
         outlets: list[str] | None = None,
         k: int = 0,
         backend: str = "",
+        as_of: str = "",
     ) -> dict[str, Any]:
         """Answer a question from the library. history: earlier {"role", "content"} messages;
         since/until: YYYY-MM-DD or ""; outlets: [] for all; k: passages (0 = default); backend:
-        "" (default), "extractive" or "openai". Returns the Answer as JSON: text with inline [n],
+        "" (default), "extractive" or "openai"; as_of: YYYY-MM-DD, the day the question is asked on
+        ("" = the newest article's date). Returns the Answer as JSON: text with inline [n],
         citations, passages, abstained (each ``path`` field is named ``source_file``)."""
-        if not question.strip():
-            raise gr.Error("The question is empty.")
         try:
-            filters = build_filters(since, until, outlets)
-            answer = actions.ask(question, _history(history), filters, k or None, backend or None)
+            query = build_query(question, history, since, until, outlets, k, backend, as_of)
+            answer = actions.ask(query)
         except Exception as e:
             raise _error(e) from e
         return _public(answer.model_dump(mode="json"))
@@ -81,31 +66,35 @@ def register_api(actions: UIActions) -> None:
         outlets: list[str] | None = None,
         k: int = 0,
         backend: str = "",
+        as_of: str = "",
     ) -> Iterator[dict[str, Any]]:
         """Like /ask, streamed: yields {"text": answer so far, "answer": null} as the text grows,
         then {"text": final text, "answer": the Answer as JSON}."""
-        if not question.strip():
-            raise gr.Error("The question is empty.")
         text = ""
         try:
-            filters = build_filters(since, until, outlets)
-            pieces = actions.stream_answer(question, _history(history), filters, k or None, backend or None)
-            for piece in pieces:
-                if isinstance(piece, Answer):
-                    yield {"text": piece.text, "answer": _public(piece.model_dump(mode="json"))}
+            query = build_query(question, history, since, until, outlets, k, backend, as_of)
+            for event in actions.stream_answer(query):
+                if isinstance(event, AnswerReady):
+                    answer = event.answer
+                    yield {"text": answer.text, "answer": _public(answer.model_dump(mode="json"))}
                     return
-                text += piece
+                text += event.text
                 yield {"text": text, "answer": None}
         except Exception as e:
             raise _error(e) from e
 
     def retrieve(
-        question: str, k: int = 8, since: str = "", until: str = "", outlets: list[str] | None = None
+        question: str,
+        k: int = 8,
+        since: str = "",
+        until: str = "",
+        outlets: list[str] | None = None,
+        as_of: str = "",
     ) -> list[dict[str, Any]]:
         """The passages the assistant would answer from, best first (no answer is written)."""
         try:
-            filters = build_filters(since, until, outlets)
-            passages = actions.assistant.retrieve(question, k=k or 8, filters=filters)
+            query = build_query(question, None, since, until, outlets, k or 8, None, as_of)
+            passages = actions.assistant.retrieve(query)
         except Exception as e:
             raise _error(e) from e
         return [_public(p.model_dump(mode="json")) for p in passages]

@@ -15,14 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from assistant.evaluation.report import LABELS, RATIO_METRICS
-from assistant.evaluation.runner import (
-    DEFAULT_CORPUS,
-    DEFAULT_DATASET,
-    DEFAULT_OUT,
-    load_summary,
-    run_evaluation,
-)
+from assistant.evaluation.defaults import DEFAULT_CORPUS, DEFAULT_DATASET, DEFAULT_OUT
+from assistant.evaluation.metrics import LABELS, RATIO_METRICS
+from assistant.evaluation.runner import load_summary, run_evaluation
 
 if TYPE_CHECKING:
     from assistant.core import Assistant

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import AssistantError
-from assistant.models import Answer, Filters
+from assistant.errors import AssistantError, QueryError
+from assistant.models import Answer, Filters, Query, StreamEvent
 from assistant.ui import render
 from assistant.ui.uploads import UploadRejected, remove_stored, store_upload
 
@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ChatMessages = list[dict[str, Any]]
+UNEXPECTED = "Something went wrong on the server; the details are in the server log."
 Progress = Callable[[int, int, str], None]
 
 
-class InputError(AssistantError):
+class InputError(QueryError):
     """A value typed into the UI is not usable; the message says what is expected."""
 
 
@@ -45,10 +46,38 @@ def parse_date(value: object, label: str) -> dt.date | None:
 
 
 def build_filters(since: object, until: object, sources: list[str] | None) -> Filters:
+    """Filters from the UI's fields; their order is checked with the rest of the question by Query."""
     start, end = parse_date(since, "'From' date"), parse_date(until, "'To' date")
-    if start and end and start > end:
-        raise InputError("The 'From' date is after the 'To' date.")
     return Filters(since=start, until=end, sources=list(sources or []))
+
+
+def build_query(
+    question: str,
+    history: list[dict[str, Any]] | None = None,
+    since: object = None,
+    until: object = None,
+    outlets: list[str] | None = None,
+    k: float | None = None,
+    backend: str | None = None,
+    as_of: object = None,
+) -> Query:
+    """The Query of one chat message or API call; blanks and 0 mean "the default"."""
+    return Query.of(
+        question,
+        history=[m for m in history or [] if isinstance(m, dict)],
+        filters=build_filters(since, until, outlets),
+        k=int(k) if k else None,
+        backend=backend or None,
+        as_of=parse_date(as_of, "'As of' date"),
+    )
+
+
+def user_message(exc: Exception) -> str:
+    """What a user is told about an exception: our own message, or that the server log has details."""
+    if isinstance(exc, AssistantError):
+        return str(exc) or type(exc).__name__
+    logger.exception("UI request failed", exc_info=exc)
+    return UNEXPECTED
 
 
 def message_text(content: object) -> str:
@@ -80,26 +109,15 @@ class UIActions:
     def default_backend(self) -> str:
         return self.assistant.settings.llm.backend
 
-    def stream_answer(
-        self,
-        question: str,
-        history: list[dict[str, str]],
-        filters: Filters,
-        k: int | None,
-        backend: str | None,
-    ) -> Iterator[str | Answer]:
-        """Pieces of the answer text, then the final Answer (the assistant's own stream)."""
-        yield from self.assistant.stream(question, history=history, filters=filters, k=k, backend=backend)
+    def default_as_of(self) -> str:
+        return self.assistant.default_as_of().isoformat()
 
-    def ask(
-        self,
-        question: str,
-        history: list[dict[str, str]] | None,
-        filters: Filters,
-        k: int | None,
-        backend: str | None,
-    ) -> Answer:
-        return self.assistant.ask(question, history=history or None, filters=filters, k=k, backend=backend)
+    def stream_answer(self, query: Query) -> Iterator[StreamEvent]:
+        """Text deltas, then the final Answer (the assistant's own stream)."""
+        return self.assistant.stream(query)
+
+    def ask(self, query: Query) -> Answer:
+        return self.assistant.ask(query)
 
     def outlets(self) -> list[str]:
         return sorted(self.assistant.sources(), key=str.lower)

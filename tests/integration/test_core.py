@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from assistant.errors import QueryError
+from assistant.models import AnswerReady, Query, TextDelta
 from tests.conftest import CORPUS_DIR, REPO
 
 pytestmark = pytest.mark.integration
@@ -85,11 +88,37 @@ def test_unanswerable_question_abstains(corpus_assistant, question: str) -> None
 
 
 def test_stream_yields_text_then_answer(corpus_assistant) -> None:  # type: ignore[no-untyped-def]
-    parts = list(corpus_assistant.stream(HAMAS))
-    *pieces, final = parts
-    assert pieces and all(isinstance(p, str) for p in pieces)
-    assert "".join(pieces) == final.text
-    assert final.citations
+    *deltas, final = list(corpus_assistant.stream(HAMAS))
+    assert deltas and all(isinstance(event, TextDelta) for event in deltas)
+    assert isinstance(final, AnswerReady)
+    assert "".join(delta.text for delta in deltas) == final.answer.text
+    assert final.answer.citations
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"question": "   "}, "the question is empty: ask something about the articles"),
+        (
+            {"question": HAMAS, "filters": {"since": "2024-05-01", "until": "2020-01-01"}},
+            "'From' date is after",
+        ),
+        ({"question": HAMAS, "k": 0}, "k is a number of passages from 1 to 100"),
+        ({"question": HAMAS, "backend": "gpt-5"}, "'extractive' or 'openai'"),
+    ],
+)
+def test_a_bad_question_is_refused_before_anything_runs(corpus_assistant, arguments, message) -> None:  # type: ignore[no-untyped-def]
+    for call in (corpus_assistant.ask, corpus_assistant.stream):
+        with pytest.raises(QueryError, match=re.escape(message)):
+            call(**arguments)  # stream() refuses on the call itself, not on the first next()
+
+
+def test_as_of_is_recorded_and_defaults_to_the_newest_article(corpus_assistant) -> None:  # type: ignore[no-untyped-def]
+    newest = max(a.published for a in corpus_assistant.articles() if a.published)
+    assert corpus_assistant.default_as_of() == newest
+    answer = corpus_assistant.ask(HAMAS, as_of=dt.date(2024, 4, 1))
+    assert answer.as_of == dt.date(2024, 4, 1) and not answer.abstained
+    assert len(corpus_assistant.ask(Query.of(HAMAS, k=4)).passages) == 4
 
 
 def test_answer_is_json_serialisable(corpus_assistant) -> None:  # type: ignore[no-untyped-def]
@@ -257,6 +286,29 @@ def test_cli_ingest_ask_articles_delete(tmp_path: Path) -> None:
     assert gone.returncode == 0
     missing = subprocess.run([*cli, "delete", article["id"]], capture_output=True, text=True, cwd=REPO)
     assert missing.returncode == 2 and "no article" in missing.stderr
+
+
+def test_cli_shows_the_same_message_for_a_bad_question(tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "assistant.cli", "--data-dir", str(tmp_path / "cli-data")]
+    dates = ["--since", "2024-05-01", "--until", "2020-01-01"]
+    for args in (["ask", HAMAS, *dates], ["ask", HAMAS, "--k", "0"], ["ask", " ", "--as-of", "2024-01-01"]):
+        done = subprocess.run([*cli, *args], capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        message = " ".join(done.stderr.split())
+        assert any(
+            m in message
+            for m in (
+                "'From' date is after the 'To' date",
+                "k is a number of passages",
+                "the question is empty",
+            )
+        ), message
+    bad_day = subprocess.run(
+        [*cli, "ask", HAMAS, "--as-of", "May 5"], capture_output=True, text=True, cwd=REPO
+    )
+    assert bad_day.returncode == 2 and "--as-of must be a date as YYYY-MM-DD" in " ".join(
+        bad_day.stderr.split()
+    )
 
 
 def test_sample_corpus_is_what_make_run_ingests() -> None:

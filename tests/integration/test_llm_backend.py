@@ -12,7 +12,7 @@ import pytest
 
 from assistant.answer.llm import LLMAnswerer
 from assistant.errors import LLMError
-from assistant.models import Answer, Passage
+from assistant.models import AnswerReady, Passage, StreamEvent, TextDelta
 from tests.llm_server import ScriptedLLMServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.llm]
@@ -142,20 +142,19 @@ def test_cited_answer_end_to_end(llm_server, make_answerer) -> None:
 def test_streaming_pieces_arrive_before_the_answer(llm_server, make_answerer) -> None:
     reply = "Qatar raised its monthly payments to Gaza to $30 million [2]. Hamas wanted $40 million [2]."
     llm_server.reply(reply, chunk_size=8, chunk_delay=0.1)
-    arrivals: list[tuple[float, str | Answer]] = []
+    arrivals: list[tuple[float, StreamEvent]] = []
     start = time.monotonic()
-    for part in make_answerer(llm_server).stream("How much did Qatar pay?", make_passages()):
-        arrivals.append((time.monotonic() - start, part))
+    for event in make_answerer(llm_server).stream("How much did Qatar pay?", make_passages()):
+        arrivals.append((time.monotonic() - start, event))
 
-    texts = [part for _, part in arrivals if isinstance(part, str)]
-    assert isinstance(arrivals[-1][1], Answer)
-    assert all(isinstance(part, str) for _, part in arrivals[:-1])
+    *deltas, (_, final) = arrivals
+    assert all(isinstance(event, TextDelta) for _, event in deltas)
+    texts = [event.text for _, event in deltas if isinstance(event, TextDelta)]
     assert len(texts) > 5 and "".join(texts) == reply
     # Real streaming: the first piece is shown long before the model has finished.
-    first, last = arrivals[0][0], arrivals[-2][0]
+    first, last = deltas[0][0], deltas[-1][0]
     assert last - first > 0.5
-    final = arrivals[-1][1]
-    assert isinstance(final, Answer) and [c.article_id for c in final.citations] == ["a2"]
+    assert isinstance(final, AnswerReady) and [c.article_id for c in final.answer.citations] == ["a2"]
 
 
 def test_citation_to_a_missing_passage_is_dropped(llm_server, make_answerer) -> None:
@@ -304,21 +303,20 @@ def test_follow_up_is_condensed_with_history(llm_server, make_answerer) -> None:
     llm_server.reply("What did Hamas demand in 2024?")
     llm_server.reply("In March 2024, Hamas insisted that residents be let back into northern Gaza [3].")
     answerer = make_answerer(llm_server)
-    answer = answerer.answer("And in 2024?", make_passages(), history)
+    standalone = answerer.condenser.condense("And in 2024?", history)
+    answer = answerer.answer(standalone, make_passages())
 
     condense_prompt = user_prompt(llm_server.requests[0])
     assert "User: What did Hamas demand?" in condense_prompt
     assert "Assistant: Hamas wanted $40 million a month from Qatar." in condense_prompt
     assert "And in 2024?" in condense_prompt
     assert "Question: What did Hamas demand in 2024?" in user_prompt(llm_server.requests[1])
-    assert answer.question == "And in 2024?"
-    assert answer.standalone_question == "What did Hamas demand in 2024?"
+    assert standalone == "What did Hamas demand in 2024?"
     assert [c.article_id for c in answer.citations] == ["a3"]
 
-    # The core condenses first, then streams the standalone question: no second condensing call.
-    llm_server.reply("Hamas insisted that residents be allowed to return to northern Gaza [3].")
-    answerer.answer(answer.standalone_question, make_passages(), history)
-    assert len(llm_server.requests) == 3
+    # The same follow-up again is remembered: no second condensing request.
+    assert answerer.condenser.condense("And in 2024?", history) == standalone
+    assert len(llm_server.requests) == 2
 
 
 @pytest.mark.parametrize(
@@ -337,7 +335,7 @@ def test_a_condensed_reply_that_is_no_question_falls_back_to_the_rule(
         {"role": "assistant", "content": "Hamas wanted $40 million a month from Qatar [1]."},
     ]
     llm_server.reply(reply)
-    standalone = make_answerer(llm_server).condense("And in 2024?", history)
+    standalone = make_answerer(llm_server).condenser.condense("And in 2024?", history)
     assert standalone == "What did Hamas demand in 2024?"
 
 
@@ -359,7 +357,8 @@ def test_lead_ins_questions_and_prompt_echoes_are_not_passed_off_as_cited(llm_se
 
 
 def test_no_history_means_no_condensing_call(llm_server, make_answerer) -> None:
-    assert make_answerer(llm_server).condense("What did Hamas demand?", None) == "What did Hamas demand?"
+    condenser = make_answerer(llm_server).condenser
+    assert condenser.condense("What did Hamas demand?", None) == "What did Hamas demand?"
     assert llm_server.requests == []
 
 
@@ -402,6 +401,6 @@ def test_delimiters_inside_an_article_are_defused(llm_server, make_answerer) -> 
 
 
 def test_no_passages_abstains_without_calling_the_model(llm_server, make_answerer) -> None:
-    parts = list(make_answerer(llm_server).stream("What did Hamas demand?", []))
-    assert isinstance(parts[-1], Answer) and parts[-1].abstained
+    *_, final = make_answerer(llm_server).stream("What did Hamas demand?", [])
+    assert isinstance(final, AnswerReady) and final.answer.abstained
     assert llm_server.requests == []

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluation import metrics
+from assistant.evaluation import check_regression, metrics
 from assistant.evaluation.dataset import DatasetError, load_questions
-from assistant.evaluation.runner import check_regression
 
 pytestmark = pytest.mark.unit
 
