@@ -85,7 +85,7 @@ class LLMSettings(BaseModel):
     support_threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Support score a cited sentence needs to keep its citation."
     )
-    prompts_dir: Path | None = Field(None, description="Folder of prompt files; default: prompts/.")
+    prompts_dir: Path | None = Field(None, description="Folder of prompt files; default: the packaged ones.")
     system_prompt: str = Field("system.md", description="System prompt file in prompts_dir.")
     answer_prompt: str = Field("answer.md", description="Answer prompt file in prompts_dir.")
     condense_prompt: str = Field("condense.md", description="Follow-up condensing prompt file.")

@@ -1,4 +1,4 @@
-"""Prompt templates kept as files (prompts/*.md), loaded and checked once at start-up.
+"""Prompt templates kept as files (``assistant/prompt_files/*.md``, package data), loaded and checked once.
 
 A template uses ``{name}`` placeholders (``{{`` and ``}}`` for literal braces). Each kind of prompt
 has a fixed set of variables; a file that lacks one, or uses one nobody fills in, is refused with
@@ -18,7 +18,7 @@ from assistant.errors import PromptError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parent / "prompt_files"
 
 # The variables each prompt must use, and may only use.
 PROMPT_VARIABLES: dict[str, frozenset[str]] = {

@@ -1,4 +1,4 @@
-"""Prompt files: loaded from prompts/, checked for their variables at start-up."""
+"""Prompt files: loaded from assistant/prompt_files/, checked for their variables at start-up."""
 
 from __future__ import annotations
 

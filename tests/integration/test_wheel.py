@@ -1,0 +1,75 @@
+"""A normal (non-editable) install: the wheel carries the prompts and the evaluation defaults.
+
+The wheel is built from this checkout and installed into a fresh venv outside the repository. The
+venv borrows the heavy dependencies (torch, Chroma, ...) from this checkout's own environment
+through a ``.pth`` line, which adds that folder to ``sys.path`` without running its ``.pth`` files,
+so the checkout's editable install stays out and the ``assistant`` package comes from the wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+HAMAS = "What did Hamas demand?"
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{args[:3]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    return done.stdout
+
+
+def test_the_installed_wheel_answers_from_its_own_sample_corpus(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    wheels = tmp_path / "wheels"
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w"]
+    _run([*build, str(wheels), str(REPO)], tmp_path, env)
+    (wheel,) = wheels.glob("news_assistant-*.whl")
+
+    target = tmp_path / "venv"
+    venv.create(target, with_pip=False)
+    python = target / "bin" / "python"
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
+    _run([*install, "--no-index", str(wheel)], tmp_path, env)
+    site = Path(
+        _run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path, env
+        ).strip()
+    )
+    (site / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+
+    where = json.loads(
+        _run(
+            [
+                str(python),
+                "-c",
+                "import json, assistant.prompts as p, assistant.evaluation.defaults as d;"
+                "p.load_prompts(__import__('assistant.config').config.LLMSettings());"
+                "print(json.dumps({'package': p.__file__, 'corpus': str(d.DEFAULT_CORPUS),"
+                " 'questions': d.DEFAULT_DATASET.is_file()}))",
+            ],
+            tmp_path,
+            env,
+        )
+    )
+    assert Path(where["package"]).is_relative_to(target), "assistant must come from the wheel"
+    assert Path(where["corpus"]).is_relative_to(target) and where["questions"]
+
+    cli = [str(target / "bin" / "assistant"), "--data-dir", str(tmp_path / "data")]
+    _run([*cli, "ingest", where["corpus"], "--json"], tmp_path, env)
+    answer = json.loads(_run([*cli, "ask", HAMAS, "--json"], tmp_path, env))
+    assert not answer["abstained"] and answer["citations"]
+    assert all(f"[{c['number']}]" in answer["text"] for c in answer["citations"])
+    assert {Path(c["path"]).parent for c in answer["citations"]} == {Path(where["corpus"])}
