@@ -121,6 +121,19 @@ def test_a_bad_date_gets_a_clear_error_not_a_traceback(client) -> None:  # type:
         client.predict(question=QUESTION, since="last spring", api_name="/ask")
 
 
+def test_as_of_is_passed_on_and_bad_questions_get_the_assistants_message(client) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client.exceptions import AppError
+
+    answer = client.predict(question=QUESTION, as_of="2024-04-01", api_name="/ask")
+    assert answer["as_of"] == "2024-04-01" and answer["citations"]
+    with pytest.raises(AppError, match="'From' date is after the 'To' date"):
+        client.predict(question=QUESTION, since="2024-05-01", until="2020-01-01", api_name="/ask")
+    with pytest.raises(AppError, match="the question is empty: ask something about the articles"):
+        client.submit(question="  ", api_name="/ask_stream").result()
+    with pytest.raises(AppError, match="'As of' date must be a date like 2020-08-24"):
+        client.predict(question=QUESTION, as_of="yesterday", api_name="/retrieve")
+
+
 def test_library_endpoints_list_count_and_retrieve(client) -> None:  # type: ignore[no-untyped-def]
     articles = client.predict(api_name="/articles")
     stats = client.predict(api_name="/stats")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -23,6 +24,17 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 
 HAMAS = "What did Hamas demand?"
+NOT_SOURCE = (
+    ".venv",
+    ".git",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "*_cache",
+    "results",
+    ".assistant",
+)
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -33,9 +45,12 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 def test_the_installed_wheel_answers_from_its_own_sample_corpus(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # Built from a clean copy: a build/ folder left in the checkout would carry stale modules along.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     wheels = tmp_path / "wheels"
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w"]
-    _run([*build, str(wheels), str(REPO)], tmp_path, env)
+    _run([*build, str(wheels), str(source)], tmp_path, env)
     (wheel,) = wheels.glob("news_assistant-*.whl")
 
     target = tmp_path / "venv"
