@@ -33,9 +33,9 @@ class LibraryBound:
 
 def build_chat_tab(actions: UIActions, settings: Settings) -> LibraryBound:
     """Lay out and wire the Chat tab (inside ``gr.Blocks``)."""
-    conversation = gr.State([])  # plain-text chat history handed to the assistant
-    turns = gr.State([])  # rendered sources, one block per answer
     with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
+        conversation = gr.State([])  # plain-text chat history handed to the assistant
+        turns = gr.State([])  # rendered sources, one block per answer
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(
                 label="Conversation",
