@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.pipeline import AnswerPipeline
@@ -23,6 +23,7 @@ from assistant.models import (
     IngestReport,
     Passage,
     Query,
+    QueryFields,
     StreamEvent,
     final_answer,
 )
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from assistant.answer.llm import LLMAnswerer
 
 logger = logging.getLogger(__name__)
-
-History = list[dict[str, str]]
-
 
 class Assistant:
     """Ingests articles and answers questions about them with cited passages.
@@ -130,36 +128,17 @@ class Assistant:
             query.question, k=query.k, filters=query.filters, mode=mode, as_of=query.as_of
         )
 
-    def ask(
-        self,
-        question: str | Query,
-        history: History | None = None,
-        filters: Filters | dict[str, Any] | None = None,
-        k: int | None = None,
-        backend: str | None = None,
-        as_of: dt.date | None = None,
-    ) -> Answer:
-        """The answer to ``question`` (a string, or a :class:`Query` holding everything)."""
-        return final_answer(
-            self.stream(question, history=history, filters=filters, k=k, backend=backend, as_of=as_of)
-        )
+    def ask(self, question: str | Query, **fields: Unpack[QueryFields]) -> Answer:
+        """The answer to ``question``: a string with the other fields as keywords, or a :class:`Query`."""
+        return final_answer(self.stream(question, **fields))
 
-    def stream(
-        self,
-        question: str | Query,
-        history: History | None = None,
-        filters: Filters | dict[str, Any] | None = None,
-        k: int | None = None,
-        backend: str | None = None,
-        as_of: dt.date | None = None,
-    ) -> Iterator[StreamEvent]:
+    def stream(self, question: str | Query, **fields: Unpack[QueryFields]) -> Iterator[StreamEvent]:
         """:class:`TextDelta` events as the answer is written, then one :class:`AnswerReady`.
 
         The question is validated before anything runs: a :class:`QueryError` is raised by this call,
         not by the first ``next()``.
         """
-        query = Query.of(question, history=history, filters=filters, k=k, backend=backend, as_of=as_of)
-        return self.pipeline.stream(query)
+        return self.pipeline.stream(Query.of(question, **fields))
 
     def _llm(self) -> LLMAnswerer:
         """The LLM backend, built once, on first use, by whichever thread needs it first."""

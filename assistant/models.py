@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -218,6 +218,16 @@ class Query(BaseModel):
                 "swap them or clear one"
             )
         return self
+
+
+class QueryFields(TypedDict, total=False):
+    """The keywords ``Assistant.ask``/``stream`` take beside the question (see :class:`Query`)."""
+
+    history: list[dict[str, str]] | None
+    filters: Filters | dict[str, Any] | None
+    k: int | None
+    backend: str | None
+    as_of: dt.date | None
 
 
 def _problems(error: ValidationError) -> str:

@@ -17,18 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
 from pathlib import Path
-
-for _name, _value in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-}.items():
-    os.environ.setdefault(_name, _value)
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "benchmarks" / "data" / "support_claims.jsonl"

@@ -22,28 +22,26 @@ from assistant.text import (
 pytestmark = pytest.mark.unit
 
 
-def test_weekday_and_month_abbreviations_do_not_end_a_sentence() -> None:
-    text = "The permit is due on Wed. Mar. 5 at noon. The council meets on Tues. Jan. 9."
-    assert split_sentences(text) == [
-        "The permit is due on Wed. Mar. 5 at noon.",
-        "The council meets on Tues. Jan. 9.",
-    ]
-
-
-def test_everyday_words_that_abbreviate_days_end_sentences_in_lower_case() -> None:
-    assert split_sentences("They sat in the sun. Then it rained. The couple will wed. Guests came.") == [
-        "They sat in the sun.",
-        "Then it rained.",
-        "The couple will wed.",
-        "Guests came.",
-    ]
-
-
-def test_markers_after_the_full_stop_belong_to_the_sentence_before_everywhere() -> None:
-    text = "Qatar paid in Doha. [2] Hamas asked for more… [1][3] Israel refused."
-    expected = ["Qatar paid in Doha. [2]", "Hamas asked for more… [1][3]", "Israel refused."]
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # weekday and month abbreviations do not end a sentence
+            "The permit is due on Wed. Mar. 5 at noon. The council meets on Tues. Jan. 9.",
+            ["The permit is due on Wed. Mar. 5 at noon.", "The council meets on Tues. Jan. 9."],
+        ),
+        (  # ... but the everyday words among them do, written in lower case
+            "They sat in the sun. Then it rained. The couple will wed. Guests came.",
+            ["They sat in the sun.", "Then it rained.", "The couple will wed.", "Guests came."],
+        ),
+        (  # markers written after the full stop belong to the sentence before
+            "Qatar paid in Doha. [2] Hamas asked for more\u2026 [1][3] Israel refused.",
+            ["Qatar paid in Doha. [2]", "Hamas asked for more\u2026 [1][3]", "Israel refused."],
+        ),
+    ],
+)
+def test_sentences_are_split_the_same_way_for_chunks_and_verification(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
-    assert citations.split_sentences(text) == expected  # verification splits the same way
+    assert citations.split_sentences(text) == expected
     assert [text[a:b] for a, b in sentence_spans(text)] == expected
 
 
