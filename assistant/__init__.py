@@ -7,11 +7,23 @@
 """
 
 from assistant.config import Settings
-from assistant.errors import AssistantError
-from assistant.models import Answer, Article, Citation, Filters, IngestReport, Passage
+from assistant.errors import AssistantError, QueryError
+from assistant.models import (
+    Answer,
+    AnswerReady,
+    Article,
+    Citation,
+    Filters,
+    IngestReport,
+    Passage,
+    Query,
+    TextDelta,
+    final_answer,
+)
 
 __all__ = [
     "Answer",
+    "AnswerReady",
     "Article",
     "Assistant",
     "AssistantError",
@@ -19,7 +31,11 @@ __all__ = [
     "Filters",
     "IngestReport",
     "Passage",
+    "Query",
+    "QueryError",
     "Settings",
+    "TextDelta",
+    "final_answer",
 ]
 
 
