@@ -7,9 +7,12 @@ import logging
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
+from assistant.config import StoreSettings
+from assistant.errors import ConfigurationError, StoreError
 from assistant.models import Filters
 
 logger = logging.getLogger(__name__)
@@ -23,21 +26,24 @@ def date_key(day: dt.date | None) -> int:
 
 
 class VectorStore:
-    def __init__(self, directory: Path) -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+    """The passage vectors of one library: an embedded Chroma in data_dir, or a Chroma server."""
+
+    def __init__(self, directory: Path, settings: StoreSettings | None = None) -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        directory.mkdir(parents=True, exist_ok=True)
+        settings = settings or StoreSettings()
         self._lock = threading.RLock()
-        self._client = chromadb.PersistentClient(
-            path=str(directory),
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-        )
-        # Embeddings are always supplied by us: no embedding function, so Chroma never downloads one.
-        self._collection = self._client.get_or_create_collection(
-            COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
-        )
+        self._client = _client(directory, settings)
+        where = settings.chroma_url or str(directory)
+        try:
+            # Embeddings are always supplied by us: no embedding function, so Chroma never downloads one.
+            self._collection = self._client.get_or_create_collection(
+                settings.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+        except Exception as e:
+            raise StoreError(
+                f"cannot open the Chroma collection {settings.collection!r} at {where}: {e}"
+            ) from e
         self._store = ChromaVectorStore(chroma_collection=self._collection)
 
     def add(
@@ -48,15 +54,32 @@ class VectorStore:
         metadatas: list[dict[str, Any]],
         article_ids: list[str],
     ) -> None:
-        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
+        """Write passages; ids already present are overwritten (an interrupted ingest may leave some)."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-        nodes: list[BaseNode] = []
-        for pid, text, vector, meta, aid in zip(ids, texts, embeddings, metadatas, article_ids, strict=True):
-            node = TextNode(id_=pid, text=text, metadata=meta, embedding=vector.tolist())
+        metas: list[dict[str, Any]] = []
+        for pid, text, meta, aid in zip(ids, texts, metadatas, article_ids, strict=True):
+            node = TextNode(id_=pid, text=text, metadata=meta)
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=aid)
-            nodes.append(node)
+            # The same metadata layout as ChromaVectorStore.add, so its queries read these back.
+            flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+            metas.append({k: ("" if v is None else v) for k, v in flat.items()})
+        step = max(1, self._max_batch())
         with self._lock:
-            self._store.add(nodes)
+            for i in range(0, len(ids), step):
+                self._collection.upsert(
+                    ids=ids[i : i + step],
+                    embeddings=embeddings[i : i + step],  # type: ignore[arg-type]
+                    metadatas=metas[i : i + step],  # type: ignore[arg-type]
+                    documents=texts[i : i + step],
+                )
+
+    def _max_batch(self) -> int:
+        try:
+            return int(self._client.get_max_batch_size())
+        except Exception:  # older servers do not say
+            return 1000
 
     def delete_article(self, article_id: str) -> None:
         with self._lock:
@@ -106,6 +129,48 @@ class VectorStore:
     def ids(self) -> list[str]:
         with self._lock:
             return list(self._collection.get(include=[])["ids"])
+
+
+def _client(directory: Path, settings: StoreSettings):  # type: ignore[no-untyped-def]
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if not settings.chroma_url:
+        directory.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(directory), settings=chroma_settings)
+    url = urlsplit(settings.chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigurationError(
+            f"store.chroma_url must look like http://host:port, not {settings.chroma_url!r}"
+        )
+    headers = {}
+    if settings.chroma_token is not None and settings.chroma_token.get_secret_value():
+        headers["Authorization"] = f"Bearer {settings.chroma_token.get_secret_value()}"
+    where = f"{url.scheme}://{url.hostname}:{url.port or (443 if url.scheme == 'https' else 8000)}"
+    try:
+        client = chromadb.HttpClient(
+            host=url.hostname,
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            headers=headers or None,
+            settings=chroma_settings,
+        )
+        client.heartbeat()
+    except Exception as e:
+        # The message names the server, never the token.
+        raise StoreError(
+            f"cannot reach the Chroma server at {where} (store.chroma_url): {type(e).__name__}: "
+            f"{_redact(str(e), settings)}. Start it with `chroma run --path DIR --port PORT`, check the "
+            "URL and store.chroma_token, or unset store.chroma_url to keep the vectors in data_dir."
+        ) from None
+    logger.info("using the Chroma server at %s", where)
+    return client
+
+
+def _redact(message: str, settings: StoreSettings) -> str:
+    token = settings.chroma_token.get_secret_value() if settings.chroma_token else ""
+    return message.replace(token, "***") if token else message
 
 
 def to_metadata_filters(filters: Filters | None):  # type: ignore[no-untyped-def]
