@@ -76,7 +76,18 @@ class Ingester:
         """
         started = time.perf_counter()
         report = IngestReport()
-        files = self._files(paths, report)
+        files: list[Path] = []
+        seen: set[Path] = set()
+        for raw in paths:
+            try:
+                found = iter_files([raw])
+            except IngestError as e:
+                report.files.append(FileResult(path=str(raw), status="failed", reason=str(e)))
+                continue
+            for path in found:  # a file named twice (directly and inside a folder) is read once
+                if path.resolve() not in seen:
+                    seen.add(path.resolve())
+                    files.append(path)
         batch = _Batch()
         ends: list[int] = []  # ends[i]: pending articles once file i is read
         reading = _progress_bar(len(files), "file", "Reading") if progress and len(files) > 1 else None
@@ -124,22 +135,6 @@ class Ingester:
         report.seconds = time.perf_counter() - started
         logger.info("ingest: %s", report.summary())
         return report
-
-    @staticmethod
-    def _files(paths: Iterable[str | Path], report: IngestReport) -> list[Path]:
-        files: list[Path] = []
-        seen: set[Path] = set()
-        for raw in paths:
-            try:
-                found = iter_files([raw])
-            except IngestError as e:
-                report.files.append(FileResult(path=str(raw), status="failed", reason=str(e)))
-                continue
-            for path in found:  # a file named twice (directly and inside a folder) is read once
-                if path.resolve() not in seen:
-                    seen.add(path.resolve())
-                    files.append(path)
-        return files
 
     def _read_one(self, path: Path, batch: _Batch) -> FileResult:
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
