@@ -397,6 +397,8 @@ class BM25Index:
                 return False
             if expect is not None and state.get("generation") != expect:
                 return False
+            if state.get("source", "registry") != self._source:  # built the other way: other ids
+                return False
             loaded = {s.name: s for s in self._segments}
             try:
                 segments = [
@@ -431,6 +433,7 @@ class BM25Index:
                 self._saved.add(segment.name)
         state = {
             "format": 2,
+            "source": self._source,
             "generation": self._generation,
             "k1": K1,
             "b": B,
@@ -444,6 +447,10 @@ class BM25Index:
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.directory / MANIFEST)
         self._remove_orphans()
+
+    @property
+    def _source(self) -> str:
+        return "corpus" if self.registry is None else "registry"
 
     def _remove_orphans(self) -> None:
         referenced = {f"{s.name}.npz" for s in self._segments}

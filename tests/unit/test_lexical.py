@@ -153,3 +153,14 @@ def test_legacy_single_index_is_replaced(tmp_path: Path, registry: Registry) -> 
     assert _search(index, registry, "zebra")
     assert not (legacy / "state.json").exists()
     assert (legacy / "manifest.json").exists()
+
+
+def test_without_a_registry_the_index_follows_the_corpus_it_is_given(tmp_path: Path) -> None:
+    corpus = [("p1", "The zebra escaped from the city zoo."), ("p2", "A walrus was seen on the beach.")]
+    index = BM25Index(tmp_path / "bm25")
+    assert [p for p, _ in index.search("zebra", 5, None, 1, lambda: corpus)] == ["p1"]
+    corpus = [("p2", "A walrus was seen on the beach."), ("p3", "Another zebra was born at the zoo.")]
+    assert [p for p, _ in index.search("zebra", 5, None, 2, lambda: corpus)] == ["p3"]
+    # A fresh instance at the same generation loads what was saved instead of asking for the corpus.
+    again = BM25Index(tmp_path / "bm25")
+    assert [p for p, _ in again.search("zebra", 5, None, 2, lambda: [])] == ["p3"]
