@@ -17,7 +17,7 @@ from assistant.models import Filters
 
 logger = logging.getLogger(__name__)
 
-COLLECTION = "passages"
+POST_FILTER_FACTOR = 4
 
 
 def date_key(day: dt.date | None) -> int:
@@ -91,17 +91,34 @@ class VectorStore:
                 self._store.delete_nodes(node_ids=ids)
 
     def search(self, query: np.ndarray, n: int, filters: Filters | None) -> list[tuple[str, float]]:
-        """(passage id, cosine similarity), best first."""
+        """(passage id, cosine similarity), best first.
+
+        With filters, the unfiltered nearest neighbours are fetched first (POST_FILTER_FACTOR times n)
+        and filtered here: when at least n of them pass, they are exactly the filtered top n, and this
+        costs one plain HNSW query where Chroma's metadata pre-filter grows with the library. Only
+        selective filters (fewer than n survivors) fall back to Chroma's filtered query.
+        """
+        with self._lock:
+            total = self._collection.count()
+        if total == 0:
+            return []
+        if filters is None or filters.is_empty():
+            return self._query(query, min(n, total), None)
+        wide = self._query(query, min(n * POST_FILTER_FACTOR, total), None, filters)
+        if len(wide) >= n or n * POST_FILTER_FACTOR >= total:
+            return wide[:n]
+        return self._query(query, min(n, total), filters)
+
+    def _query(
+        self, query: np.ndarray, k: int, filters: Filters | None, keep: Filters | None = None
+    ) -> list[tuple[str, float]]:
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
         with self._lock:
-            total = self._collection.count()
-            if total == 0:
-                return []
             result = self._store.query(
                 VectorStoreQuery(
                     query_embedding=query.tolist(),
-                    similarity_top_k=min(n, total),
+                    similarity_top_k=k,
                     filters=to_metadata_filters(filters),
                 )
             )
@@ -109,6 +126,7 @@ class VectorStore:
         return [
             (node.node_id, 1.0 + float(np.log(max(sim, 1e-12))))
             for node, sim in zip(result.nodes or [], result.similarities or [], strict=True)
+            if keep is None or _passes(node.metadata, keep)
         ]
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
@@ -171,6 +189,18 @@ def _client(directory: Path, settings: StoreSettings):  # type: ignore[no-untype
 def _redact(message: str, settings: StoreSettings) -> str:
     token = settings.chroma_token.get_secret_value() if settings.chroma_token else ""
     return message.replace(token, "***") if token else message
+
+
+def _passes(meta: dict[str, Any], filters: Filters) -> bool:
+    """The filters of to_metadata_filters, applied to a result's stored metadata."""
+    day = int(meta.get("published_key") or 0)
+    if filters.since and day < date_key(filters.since):
+        return False
+    if filters.until and not 0 < day <= date_key(filters.until):
+        return False
+    if filters.sources and meta.get("source") not in filters.sources:
+        return False
+    return not (filters.article_ids and meta.get("article_id") not in filters.article_ids)
 
 
 def to_metadata_filters(filters: Filters | None):  # type: ignore[no-untyped-def]
