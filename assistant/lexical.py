@@ -279,6 +279,23 @@ class BM25Index:
         with self._lock:
             return [int((~d).sum()) for d in self._dead]
 
+    def saved_state(self) -> tuple[int, list[str]] | None:
+        """(generation, live passage ids) of the index saved on disk; None when there is none.
+
+        For consistency checks (`assistant check`): raises ValueError or OSError when the manifest or a
+        segment is unreadable.
+        """
+        try:
+            state = json.loads((self.directory / MANIFEST).read_text())
+        except FileNotFoundError:
+            return None
+        ids: list[str] = []
+        for entry in state["segments"]:
+            segment = Segment.load(self.directory, entry["name"])
+            dead = set(entry.get("dead", []))
+            ids.extend(pid for doc, pid in enumerate(segment.ids) if doc not in dead)
+        return int(state["generation"]), ids
+
     # -- updates ---------------------------------------------------------------------------------
 
     def refresh(

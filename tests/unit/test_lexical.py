@@ -164,3 +164,18 @@ def test_without_a_registry_the_index_follows_the_corpus_it_is_given(tmp_path: P
     # A fresh instance at the same generation loads what was saved instead of asking for the corpus.
     again = BM25Index(tmp_path / "bm25")
     assert [p for p, _ in again.search("zebra", 5, None, 2, lambda: [])] == ["p3"]
+
+
+def test_saved_state_lists_live_passages_for_checks(
+    tmp_path: Path, registry: Registry
+) -> None:
+    index = BM25Index(tmp_path / "bm25", registry)
+    assert index.saved_state() is None
+    zebra = _article("a", "The zebra escaped from the city zoo on Monday.")
+    walrus = _article("b", "A walrus was seen on the beach near the harbour.")
+    _put(registry, zebra)
+    _put(registry, walrus)
+    index.refresh(registry.generation())
+    registry.delete_article(zebra.id)
+    index.refresh(registry.generation())
+    assert index.saved_state() == (registry.generation(), [f"{walrus.id}-0000"])
