@@ -166,9 +166,7 @@ def test_without_a_registry_the_index_follows_the_corpus_it_is_given(tmp_path: P
     assert [p for p, _ in again.search("zebra", 5, None, 2, lambda: [])] == ["p3"]
 
 
-def test_saved_state_lists_live_passages_for_checks(
-    tmp_path: Path, registry: Registry
-) -> None:
+def test_saved_state_lists_live_passages_for_checks(tmp_path: Path, registry: Registry) -> None:
     index = BM25Index(tmp_path / "bm25", registry)
     assert index.saved_state() is None
     zebra = _article("a", "The zebra escaped from the city zoo on Monday.")
