@@ -35,6 +35,7 @@ class VectorStore:
         self._lock = threading.RLock()
         self._client = _client(directory, settings)
         where = settings.chroma_url or str(directory)
+        self._server = settings.chroma_url
         try:
             # Embeddings are always supplied by us: no embedding function, so Chroma never downloads one.
             self._collection = self._client.get_or_create_collection(
@@ -91,7 +92,19 @@ class VectorStore:
                 self._store.delete_nodes(node_ids=ids)
 
     def search(self, query: np.ndarray, n: int, filters: Filters | None) -> list[tuple[str, float]]:
-        """(passage id, cosine similarity), best first.
+        """(passage id, cosine similarity), best first."""
+        try:
+            return self._search(query, n, filters)
+        except Exception as e:
+            if self._server is None or isinstance(e, StoreError):
+                raise
+            raise StoreError(
+                f"the Chroma server at {self._server} (store.chroma_url) failed: {type(e).__name__}: {e}; "
+                "check that it is running"
+            ) from e
+
+    def _search(self, query: np.ndarray, n: int, filters: Filters | None) -> list[tuple[str, float]]:
+        """Search, the filtered way when filters are given.
 
         With filters, the unfiltered nearest neighbours are fetched first (POST_FILTER_FACTOR times n)
         and filtered here: when at least n of them pass, they are exactly the filtered top n, and this

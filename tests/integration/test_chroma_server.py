@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,15 +29,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Chroma server on 127.0.0.1 and a free port, stopped at the end."""
+@contextmanager
+def _server(path: Path) -> Iterator[str]:
+    """A real Chroma server on 127.0.0.1 and a free port; its URL, stopped at the end."""
     executable = str(CHROMA) if CHROMA.exists() else shutil.which("chroma")
     if executable is None:
         pytest.fail("the `chroma` command of the chromadb package is missing: run `make setup`")
     port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = (path.parent / "chroma-server.log").open("w")
+    log = (path.parent / f"{path.name}.log").open("w")
     server = subprocess.Popen(
         [executable, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
@@ -63,6 +63,12 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _server(tmp_path_factory.mktemp("chroma-server")) as url:
+        yield url
 
 
 def _cli(data_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -128,3 +134,14 @@ def test_a_malformed_url_names_the_setting(make_assistant) -> None:  # type: ign
 
     with pytest.raises(ConfigurationError, match="store.chroma_url"):
         make_assistant(store={"chroma_url": "localhost:8000"})
+
+
+def test_a_server_that_goes_away_is_a_clear_error(make_assistant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from assistant.errors import StoreError
+
+    with _server(tmp_path / "short-lived") as url:
+        assistant = make_assistant(store={"chroma_url": url})
+        assistant.ingest([sorted(CORPUS_DIR.iterdir())[0]])
+        assert assistant.retrieve("Qatar", mode="dense")
+    with pytest.raises(StoreError, match="store.chroma_url"):
+        assistant.retrieve("Qatar", mode="dense")
