@@ -17,7 +17,8 @@ from assistant.models import Filters
 
 logger = logging.getLogger(__name__)
 
-POST_FILTER_FACTOR = 4
+POST_FILTER_FACTOR = 4  # >= 2
+POST_FILTER_MAX = 1000  # most neighbours fetched before Chroma's own filter is asked instead
 
 
 def date_key(day: dt.date | None) -> int:
@@ -106,10 +107,11 @@ class VectorStore:
     def _search(self, query: np.ndarray, n: int, filters: Filters | None) -> list[tuple[str, float]]:
         """Search, the filtered way when filters are given.
 
-        With filters, the unfiltered nearest neighbours are fetched first (POST_FILTER_FACTOR times n)
-        and filtered here: when at least n of them pass, they are exactly the filtered top n, and this
-        costs one plain HNSW query where Chroma's metadata pre-filter grows with the library. Only
-        selective filters (fewer than n survivors) fall back to Chroma's filtered query.
+        With filters, the unfiltered nearest neighbours are fetched first (4n, then 16n, ... up to
+        POST_FILTER_MAX; ids, distances and metadata only) and filtered here: when at least n of them
+        pass, they are the filtered top n (as far as HNSW finds them), for the cost of a plain HNSW
+        query, where Chroma's metadata pre-filter grows with the library (measured at 100k passages:
+        ~0.1 s against ~1 s). Selective filters, with too few survivors, fall back to Chroma's filter.
         """
         with self._lock:
             total = self._collection.count()
@@ -117,10 +119,26 @@ class VectorStore:
             return []
         if filters is None or filters.is_empty():
             return self._query(query, min(n, total), None)
-        wide = self._query(query, min(n * POST_FILTER_FACTOR, total), None, filters)
-        if len(wide) >= n or n * POST_FILTER_FACTOR >= total:
-            return wide[:n]
+        k = n * POST_FILTER_FACTOR
+        while k <= POST_FILTER_MAX:  # widen 4n, 16n, ... while that stays cheap
+            wide = self._nearest(query, min(k, total), filters)
+            if len(wide) >= n or k >= total:
+                return wide[:n]
+            k *= POST_FILTER_FACTOR
         return self._query(query, min(n, total), filters)
+
+    def _nearest(self, query: np.ndarray, k: int, keep: Filters) -> list[tuple[str, float]]:
+        """The k nearest passages (ids, distances and metadata only), those that pass `keep`."""
+        with self._lock:
+            got = self._collection.query(
+                query_embeddings=[query.tolist()], n_results=k, include=["metadatas", "distances"]
+            )
+        ids, distances, metas = got["ids"][0], (got["distances"] or [[]])[0], (got["metadatas"] or [[]])[0]
+        return [
+            (pid, 1.0 - float(d))  # cosine space: distance = 1 - cos
+            for pid, d, meta in zip(ids, distances, metas, strict=True)
+            if _passes(dict(meta or {}), keep)
+        ]
 
     def _query(
         self, query: np.ndarray, k: int, filters: Filters | None, keep: Filters | None = None

@@ -249,8 +249,10 @@ def svg_chart(rows: list[dict[str, Any]], path: Path, machine: str) -> None:
     sizes = [r["passages"] for r in rows]
     x_max = max(sizes) * 1.05
 
-    def panel(x0: int, title: str, series: list[tuple[str, str, list[float]]], unit: str) -> str:
-        y_max = max(max(v) for _, _, v in series) * 1.15 or 1.0
+    def panel(
+        x0: int, title: str, series: list[tuple[str, str, list[float]]], unit: str, target: float
+    ) -> str:
+        y_max = max(target, *(max(v) for _, _, v in series)) * 1.15 or 1.0
         px = lambda s: x0 + pad + (width - 2 * pad) * s / x_max  # noqa: E731
         py = lambda v: height - pad + -(height - 2 * pad) * v / y_max  # noqa: E731
         parts = [
@@ -261,6 +263,11 @@ def svg_chart(rows: list[dict[str, Any]], path: Path, machine: str) -> None:
             f'<text x="{x0 + 14}" y="{height / 2}" transform="rotate(-90 {x0 + 14} {height / 2})" '
             f'text-anchor="middle">{unit}</text>',
         ]
+        parts.append(
+            f'<line x1="{px(0)}" y1="{py(target)}" x2="{px(x_max)}" y2="{py(target)}" stroke="#999" '
+            f'stroke-dasharray="5,4"/><text x="{px(x_max)}" y="{py(target) - 4}" text-anchor="end" '
+            f'fill="#666">target {target:.0f} {unit} at 100k</text>'
+        )
         for s in sizes:
             parts.append(f'<text x="{px(s)}" y="{py(0) + 16}" text-anchor="middle">{s // 1000}k</text>')
         for i in range(5):
@@ -290,7 +297,10 @@ def svg_chart(rows: list[dict[str, Any]], path: Path, machine: str) -> None:
     ]
     memory = [("peak RSS of a serving process", "#9467bd", [r["rss_mb"] for r in rows])]
     body = "\n".join(
-        (panel(0, "Latency without the query embedding", latency, "ms"), panel(width, "Memory", memory, "MB"))
+        (
+            panel(0, "Latency without the query embedding", latency, "ms", 100.0),
+            panel(width, "Memory", memory, "MB", 2048.0),
+        )
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

@@ -24,6 +24,6 @@ def test_post_filter_and_chroma_filter_return_the_same_passages(  # type: ignore
         filters = Filters(sources=[corpus_assistant.sources()[0]])
     query = corpus_assistant.embedder.embed_query("What did Hamas demand?")
     fast = vectors.search(query, 5, filters)  # the corpus is small: the wide query holds every passage
-    monkeypatch.setattr(store_module, "POST_FILTER_FACTOR", 1)  # too few survivors: Chroma filters
+    monkeypatch.setattr(store_module, "POST_FILTER_MAX", 0)  # never widen: Chroma filters
     chroma = vectors.search(query, 5, filters)
     assert fast and [pid for pid, _ in fast] == [pid for pid, _ in chroma]
