@@ -86,6 +86,12 @@ def ingest(
         report = ctx.obj.assistant().ingest(paths, progress=not as_json)
     except AssistantError as e:
         _fail(e)
+    except KeyboardInterrupt:
+        err.print(
+            "[yellow]interrupted:[/yellow] the articles stored so far are kept; "
+            "run the same command again to go on"
+        )
+        raise typer.Exit(130) from None
     if as_json:
         console.print_json(report.model_dump_json())
     else:

@@ -96,6 +96,28 @@ class LLMSettings(BaseModel):
         return os.environ.get("OPENAI_API_KEY") or None
 
 
+class StoreSettings(BaseModel):
+    """Where the passage vectors live. The registry and the BM25 index always live in data_dir."""
+
+    chroma_url: str | None = Field(
+        None,
+        description=(
+            "URL of a Chroma server (e.g. http://127.0.0.1:8000, started with `chroma run`); unset keeps "
+            "the vectors in data_dir/chroma. Processes sharing a server must share data_dir too."
+        ),
+    )
+    chroma_token: SecretStr | None = Field(
+        None, description="Token sent as 'Authorization: Bearer ...' to the Chroma server; never logged."
+    )
+    collection: str = Field(
+        "passages",
+        min_length=3,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]$",
+        description="Chroma collection of this library; give each library on one server its own.",
+    )
+
+
 class UISettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 7860
@@ -121,6 +143,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @model_validator(mode="after")
     def _expand(self) -> Settings:
@@ -153,7 +176,7 @@ class Settings(BaseSettings):
             for part in parents:
                 target = target[part]
             target[leaf] = value
-        secret_fixes = {"llm": ("api_key",), "ui": ("password",)}
+        secret_fixes = {"llm": ("api_key",), "ui": ("password",), "store": ("chroma_token",)}
         for section, names in secret_fixes.items():
             for name in names:
                 value = data[section][name]

@@ -52,8 +52,8 @@ class Assistant:
         except OSError as e:
             raise ConfigurationError(f"cannot create the data directory {data_dir} (data_dir): {e}") from e
         self.registry = Registry(data_dir / "registry.sqlite3")
-        self.vectors = VectorStore(data_dir / "chroma")
-        self.bm25 = BM25Index(data_dir / "bm25")
+        self.vectors = VectorStore(data_dir / "chroma", self.settings.store)
+        self.bm25 = BM25Index(data_dir / "bm25", self.registry)
         self.retriever = Retriever(
             self.settings.retrieval, self.registry, self.vectors, self.bm25, self.embedder
         )

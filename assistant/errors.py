@@ -11,6 +11,10 @@ class ConfigurationError(AssistantError):
     """A setting is missing or invalid; the message names the setting."""
 
 
+class StoreError(ConfigurationError):
+    """The vector store (an embedded Chroma or a Chroma server) cannot be opened or reached."""
+
+
 class IngestError(AssistantError):
     """A file could not be ingested; the message gives the reason."""
 

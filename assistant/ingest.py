@@ -48,6 +48,7 @@ class _Pending:
 @dataclass
 class _Batch:
     items: list[_Pending] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)  # record keys already planned in this run
 
     @property
     def passages(self) -> int:
@@ -66,6 +67,13 @@ class Ingester:
     def ingest(
         self, paths: Iterable[str | Path], progress: bool = False, on_file: OnFile | None = None
     ) -> IngestReport:
+        """Read every file, then embed and store the new and changed articles in rounds.
+
+        Each round commits its articles (vectors first, then the registry row, the commit point), so an
+        ingest that is interrupted - Ctrl-C, a kill, a crash - keeps every article stored so far, and
+        running it again skips them by content hash and continues with the rest. The progress bar counts
+        passages, so its ETA is the time the remaining passages will take.
+        """
         started = time.perf_counter()
         report = IngestReport()
         files: list[Path] = []
@@ -81,19 +89,49 @@ class Ingester:
                     seen.add(path.resolve())
                     files.append(path)
         batch = _Batch()
-        bar = _progress_bar(len(files)) if progress else None
-        for done, path in enumerate(files, start=1):
-            result = self._read_one(path, batch)
-            report.files.append(result)
-            if batch.passages >= FLUSH_PASSAGES:
-                report.passages_added += self._flush(batch, report)
+        ends: list[int] = []  # ends[i]: pending articles once file i is read
+        reading = _progress_bar(len(files), "file", "Reading") if progress and len(files) > 1 else None
+        for path in files:
+            report.files.append(self._read_one(path, batch))
+            ends.append(len(batch.items))
+            if reading is not None:
+                reading.update(1)
+        if reading is not None:
+            reading.close()
+        pending = batch.items
+        total = sum(len(p.spans) for p in pending)
+        if pending:
+            logger.info("ingest: %d articles, %d passages to embed", len(pending), total)
+        bar = _progress_bar(total, "passage", "Embedding") if progress and total else None
+        reported = 0
+        stored = 0
+        committed = 0
+        try:
+            while stored < len(pending) or reported < len(files):
+                round_ = _Batch()
+                while stored < len(pending) and (not round_.items or round_.passages < FLUSH_PASSAGES):
+                    round_.items.append(pending[stored])
+                    stored += 1
+                passages = round_.passages
+                report.passages_added += self._flush(round_, report)
+                committed = stored
+                if bar is not None:
+                    bar.set_postfix_str(f"{stored}/{len(pending)} articles", refresh=False)
+                    bar.update(passages)
+                while reported < len(files) and ends[reported] <= stored:
+                    reported += 1
+                    if on_file is not None:
+                        on_file(reported, len(files), str(files[reported - 1]))
+        except KeyboardInterrupt:
+            logger.warning(
+                "ingest interrupted: %d of %d new or changed articles are stored; run it again to go on",
+                committed,
+                len(pending),
+            )
+            raise
+        finally:
             if bar is not None:
-                bar.update(1)
-            if on_file is not None:
-                on_file(done, len(files), str(path))
-        report.passages_added += self._flush(batch, report)
-        if bar is not None:
-            bar.close()
+                bar.close()
         report.seconds = time.perf_counter() - started
         logger.info("ingest: %s", report.summary())
         return report
@@ -109,9 +147,8 @@ class Ingester:
             return FileResult(path=str(path), status="failed", reason=f"could not read the file: {e}")
         statuses: list[str] = []
         ids: list[str] = []
-        pending_keys = {p.article.key for p in batch.items}
         for meta, text in records:
-            status, article_id = self._plan(meta, text, batch, pending_keys)
+            status, article_id = self._plan(meta, text, batch, batch.keys)
             statuses.append(status)
             ids.append(article_id)
         status = next((s for s in ("added", "updated") if s in statuses), "unchanged")
@@ -202,7 +239,7 @@ class Ingester:
                 result.reason = reason
 
 
-def _progress_bar(total: int):  # type: ignore[no-untyped-def]
+def _progress_bar(total: int, unit: str, desc: str):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="file", desc="Ingesting", leave=True)
+    return tqdm(total=total, unit=unit, desc=desc, leave=True, smoothing=0.1)

@@ -64,6 +64,17 @@ class Registry:
             )
             self._db.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Several reads that see one state of the library (a read transaction), even while another
+        process writes."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
+
     def generation(self) -> int:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
@@ -135,6 +146,29 @@ class Registry:
             return self._db.execute(
                 'SELECT id, article_id, start, "end" FROM passages ORDER BY article_id, seq'
             ).fetchall()
+
+    def versions(self) -> dict[str, str]:
+        """Article id -> content hash of every article: what the BM25 index diffs itself against."""
+        with self._lock:
+            return dict(self._db.execute("SELECT id, content_hash FROM articles").fetchall())
+
+    def passage_texts(self, article_ids: list[str]) -> list[tuple[str, str, str]]:
+        """(passage id, article id, passage text) of the given articles' passages, in order."""
+        rows: list[tuple[str, str, str]] = []
+        with self._lock:
+            for i in range(0, len(article_ids), 500):
+                chunk = article_ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                # substr counts characters, as Python's slicing does; SQLite's is 1-based.
+                rows.extend(
+                    self._db.execute(
+                        'SELECT p.id, p.article_id, substr(a.text, p.start + 1, p."end" - p.start) '
+                        "FROM passages p JOIN articles a ON a.id = p.article_id "
+                        f"WHERE p.article_id IN ({marks}) ORDER BY p.article_id, p.seq",
+                        chunk,
+                    ).fetchall()
+                )
+        return rows
 
     def counts(self) -> tuple[int, int]:
         with self._lock:

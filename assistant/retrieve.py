@@ -173,5 +173,5 @@ class Retriever:
         self._generation = generation
 
     def rebuild_lexical(self) -> None:
-        self._refresh()
-        self.bm25.rebuild(self._generation, self._bm25_corpus())
+        """Bring the BM25 index up to the registry (incrementally) and persist it."""
+        self.bm25.refresh(self.registry.generation(), self._bm25_corpus)

@@ -7,14 +7,18 @@ import logging
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
+from assistant.config import StoreSettings
+from assistant.errors import ConfigurationError, StoreError
 from assistant.models import Filters
 
 logger = logging.getLogger(__name__)
 
-COLLECTION = "passages"
+POST_FILTER_FACTOR = 4  # >= 2
+POST_FILTER_MAX = 1000  # most neighbours fetched before Chroma's own filter is asked instead
 
 
 def date_key(day: dt.date | None) -> int:
@@ -23,21 +27,25 @@ def date_key(day: dt.date | None) -> int:
 
 
 class VectorStore:
-    def __init__(self, directory: Path) -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+    """The passage vectors of one library: an embedded Chroma in data_dir, or a Chroma server."""
+
+    def __init__(self, directory: Path, settings: StoreSettings | None = None) -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        directory.mkdir(parents=True, exist_ok=True)
+        settings = settings or StoreSettings()
         self._lock = threading.RLock()
-        self._client = chromadb.PersistentClient(
-            path=str(directory),
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-        )
-        # Embeddings are always supplied by us: no embedding function, so Chroma never downloads one.
-        self._collection = self._client.get_or_create_collection(
-            COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
-        )
+        self._client = _client(directory, settings)
+        where = settings.chroma_url or str(directory)
+        self._server = settings.chroma_url
+        try:
+            # Embeddings are always supplied by us: no embedding function, so Chroma never downloads one.
+            self._collection = self._client.get_or_create_collection(
+                settings.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+        except Exception as e:
+            raise StoreError(
+                f"cannot open the Chroma collection {settings.collection!r} at {where}: {e}"
+            ) from e
         self._store = ChromaVectorStore(chroma_collection=self._collection)
 
     def add(
@@ -48,15 +56,32 @@ class VectorStore:
         metadatas: list[dict[str, Any]],
         article_ids: list[str],
     ) -> None:
-        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
+        """Write passages; ids already present are overwritten (an interrupted ingest may leave some)."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-        nodes: list[BaseNode] = []
-        for pid, text, vector, meta, aid in zip(ids, texts, embeddings, metadatas, article_ids, strict=True):
-            node = TextNode(id_=pid, text=text, metadata=meta, embedding=vector.tolist())
+        metas: list[dict[str, Any]] = []
+        for pid, text, meta, aid in zip(ids, texts, metadatas, article_ids, strict=True):
+            node = TextNode(id_=pid, text=text, metadata=meta)
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=aid)
-            nodes.append(node)
+            # The same metadata layout as ChromaVectorStore.add, so its queries read these back.
+            flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+            metas.append({k: ("" if v is None else v) for k, v in flat.items()})
+        step = max(1, self._max_batch())
         with self._lock:
-            self._store.add(nodes)
+            for i in range(0, len(ids), step):
+                self._collection.upsert(
+                    ids=ids[i : i + step],
+                    embeddings=embeddings[i : i + step],  # type: ignore[arg-type]
+                    metadatas=metas[i : i + step],  # type: ignore[arg-type]
+                    documents=texts[i : i + step],
+                )
+
+    def _max_batch(self) -> int:
+        try:
+            return int(self._client.get_max_batch_size())
+        except Exception:  # older servers do not say
+            return 1000
 
     def delete_article(self, article_id: str) -> None:
         with self._lock:
@@ -69,16 +94,62 @@ class VectorStore:
 
     def search(self, query: np.ndarray, n: int, filters: Filters | None) -> list[tuple[str, float]]:
         """(passage id, cosine similarity), best first."""
+        try:
+            return self._search(query, n, filters)
+        except Exception as e:
+            if self._server is None or isinstance(e, StoreError):
+                raise
+            raise StoreError(
+                f"the Chroma server at {self._server} (store.chroma_url) failed: {type(e).__name__}: {e}; "
+                "check that it is running"
+            ) from e
+
+    def _search(self, query: np.ndarray, n: int, filters: Filters | None) -> list[tuple[str, float]]:
+        """Search, the filtered way when filters are given.
+
+        With filters, the unfiltered nearest neighbours are fetched first (4n, then 16n, ... up to
+        POST_FILTER_MAX; ids, distances and metadata only) and filtered here: when at least n of them
+        pass, they are the filtered top n (as far as HNSW finds them), for the cost of a plain HNSW
+        query, where Chroma's metadata pre-filter grows with the library (measured at 100k passages:
+        ~0.1 s against ~1 s). Selective filters, with too few survivors, fall back to Chroma's filter.
+        """
+        with self._lock:
+            total = self._collection.count()
+        if total == 0:
+            return []
+        if filters is None or filters.is_empty():
+            return self._query(query, min(n, total), None)
+        k = n * POST_FILTER_FACTOR
+        while k <= POST_FILTER_MAX:  # widen 4n, 16n, ... while that stays cheap
+            wide = self._nearest(query, min(k, total), filters)
+            if len(wide) >= n or k >= total:
+                return wide[:n]
+            k *= POST_FILTER_FACTOR
+        return self._query(query, min(n, total), filters)
+
+    def _nearest(self, query: np.ndarray, k: int, keep: Filters) -> list[tuple[str, float]]:
+        """The k nearest passages (ids, distances and metadata only), those that pass `keep`."""
+        with self._lock:
+            got = self._collection.query(
+                query_embeddings=[query.tolist()], n_results=k, include=["metadatas", "distances"]
+            )
+        ids, distances, metas = got["ids"][0], (got["distances"] or [[]])[0], (got["metadatas"] or [[]])[0]
+        return [
+            (pid, 1.0 - float(d))  # cosine space: distance = 1 - cos
+            for pid, d, meta in zip(ids, distances, metas, strict=True)
+            if _passes(dict(meta or {}), keep)
+        ]
+
+    def _query(
+        self, query: np.ndarray, k: int, filters: Filters | None, keep: Filters | None = None
+    ) -> list[tuple[str, float]]:
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
         with self._lock:
-            total = self._collection.count()
-            if total == 0:
-                return []
             result = self._store.query(
                 VectorStoreQuery(
                     query_embedding=query.tolist(),
-                    similarity_top_k=min(n, total),
+                    similarity_top_k=k,
                     filters=to_metadata_filters(filters),
                 )
             )
@@ -86,6 +157,7 @@ class VectorStore:
         return [
             (node.node_id, 1.0 + float(np.log(max(sim, 1e-12))))
             for node, sim in zip(result.nodes or [], result.similarities or [], strict=True)
+            if keep is None or _passes(node.metadata, keep)
         ]
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
@@ -106,6 +178,60 @@ class VectorStore:
     def ids(self) -> list[str]:
         with self._lock:
             return list(self._collection.get(include=[])["ids"])
+
+
+def _client(directory: Path, settings: StoreSettings):  # type: ignore[no-untyped-def]
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if not settings.chroma_url:
+        directory.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(directory), settings=chroma_settings)
+    url = urlsplit(settings.chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigurationError(
+            f"store.chroma_url must look like http://host:port, not {settings.chroma_url!r}"
+        )
+    headers = {}
+    if settings.chroma_token is not None and settings.chroma_token.get_secret_value():
+        headers["Authorization"] = f"Bearer {settings.chroma_token.get_secret_value()}"
+    where = f"{url.scheme}://{url.hostname}:{url.port or (443 if url.scheme == 'https' else 8000)}"
+    try:
+        client = chromadb.HttpClient(
+            host=url.hostname,
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            headers=headers or None,
+            settings=chroma_settings,
+        )
+        client.heartbeat()
+    except Exception as e:
+        # The message names the server, never the token.
+        raise StoreError(
+            f"cannot reach the Chroma server at {where} (store.chroma_url): {type(e).__name__}: "
+            f"{_redact(str(e), settings)}. Start it with `chroma run --path DIR --port PORT`, check the "
+            "URL and store.chroma_token, or unset store.chroma_url to keep the vectors in data_dir."
+        ) from None
+    logger.info("using the Chroma server at %s", where)
+    return client
+
+
+def _redact(message: str, settings: StoreSettings) -> str:
+    token = settings.chroma_token.get_secret_value() if settings.chroma_token else ""
+    return message.replace(token, "***") if token else message
+
+
+def _passes(meta: dict[str, Any], filters: Filters) -> bool:
+    """The filters of to_metadata_filters, applied to a result's stored metadata."""
+    day = int(meta.get("published_key") or 0)
+    if filters.since and day < date_key(filters.since):
+        return False
+    if filters.until and not 0 < day <= date_key(filters.until):
+        return False
+    if filters.sources and meta.get("source") not in filters.sources:
+        return False
+    return not (filters.article_ids and meta.get("article_id") not in filters.article_ids)
 
 
 def to_metadata_filters(filters: Filters | None):  # type: ignore[no-untyped-def]
