@@ -76,6 +76,10 @@ def build_server_app(assistant: Assistant, with_ui: bool = True, **ui_options: o
             return RedirectResponse(f"{UI_PATH}/")
 
         app = gr.mount_gradio_app(app, demo, path=UI_PATH, **mount_options(assistant.settings))
+        # Gradio checks that a request's file paths were uploaded by a user only once the Blocks
+        # "has launched", which mount_gradio_app never sets; without this, a request could make
+        # the UI ingest any file the server can read.
+        demo.has_launched = True
     return app
 
 

@@ -420,3 +420,17 @@ def test_the_openapi_page_documents_every_endpoint_and_the_shared_models(api_url
         spec["components"]["schemas"]
     )
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_serve_runs_the_ui_under_ui_and_the_api_in_one_process(corpus_assistant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from assistant.api.server import build_server_app
+
+    app = build_server_app(corpus_assistant, with_ui=True, eval_dir=tmp_path / "eval")
+    with uvicorn_server(app) as base:
+        root = httpx.get(f"{base}/", timeout=30)
+        page = httpx.get(f"{base}/", follow_redirects=True, timeout=30)
+        models = _client(base).models.list()
+
+    assert root.status_code in (302, 307) and root.headers["location"] == "/ui/"
+    assert page.status_code == 200 and str(page.url) == f"{base}/ui/" and "News Assistant" in page.text
+    assert [m.id for m in models] == ["news-extractive"]
