@@ -8,11 +8,14 @@ as structured content (and as JSON text for clients that read only text).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, Field
 
+from assistant.api.errors import ApiError
 from assistant.api.schemas import ArticleSummary, summary
 from assistant.api.streaming import ChatQuery, answer_events, final_answer
 from assistant.errors import AssistantError
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
     from assistant.core import Assistant
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 INSTRUCTIONS = (
     "A library of news articles. Use search_articles to find passages (each with its article's "
@@ -54,12 +59,27 @@ def _filters(since: dt.date | None, until: dt.date | None, sources: list[str] | 
     return Filters(since=since, until=until, sources=sources or [])
 
 
+def _reported(tool: Callable[P, R]) -> Callable[P, R]:
+    """Errors the user can act on reach the client with their message (others stay in the log)."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    @functools.wraps(tool)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return tool(*args, **kwargs)
+        except (AssistantError, ApiError) as e:
+            raise ToolError(str(e)) from e
+
+    return call
+
+
 def build_server(assistant: Assistant) -> MCPServer:
     from mcp.server.mcpserver import MCPServer
 
     server: MCPServer = MCPServer(name="news-assistant", instructions=INSTRUCTIONS)
 
     @server.tool(title="Search the news articles")
+    @_reported
     def search_articles(
         query: Annotated[str, Field(description="What to look for, in words.")],
         since: Since = None,
@@ -73,6 +93,7 @@ def build_server(assistant: Assistant) -> MCPServer:
         return SearchResult(query=query, passages=passages)
 
     @server.tool(title="Ask the news articles")
+    @_reported
     def ask(
         question: Annotated[str, Field(description="A question about the news.")],
         since: Since = None,
@@ -87,6 +108,7 @@ def build_server(assistant: Assistant) -> MCPServer:
         return final_answer(answer_events(assistant, query))
 
     @server.tool(title="List the news articles")
+    @_reported
     def list_articles() -> ArticleListing:
         """Every article in the library: id, title, outlet (source), publication date, URL, passages."""
         return ArticleListing(articles=[summary(a) for a in assistant.articles()])
