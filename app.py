@@ -22,7 +22,7 @@ for _name, _value in {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the news assistant's web UI (/ui/) and HTTP API (/v1).")
+    parser = argparse.ArgumentParser(description="Serve the web UI (/ui/) and the HTTP API (/v1).")
     parser.add_argument("--host", default=None, help="interface to bind (default: settings, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: settings, 7860)")
     parser.add_argument("--data-dir", default=None, help="library folder (default: settings, .assistant)")
