@@ -434,3 +434,16 @@ def test_serve_runs_the_ui_under_ui_and_the_api_in_one_process(corpus_assistant,
     assert root.status_code in (302, 307) and root.headers["location"] == "/ui/"
     assert page.status_code == 200 and str(page.url) == f"{base}/ui/" and "News Assistant" in page.text
     assert [m.id for m in models] == ["news-extractive"]
+
+
+def test_browser_origins_from_the_settings_may_call_the_api(make_assistant) -> None:  # type: ignore[no-untyped-def]
+    http = _in_process(make_assistant(api={"cors_origins": ["http://localhost:3000"]}))
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+
+    allowed = http.options("/v1/chat/completions", headers={"Origin": "http://localhost:3000", **preflight})
+    other = http.options("/v1/chat/completions", headers={"Origin": "http://evil.example", **preflight})
+
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "access-control-allow-origin" not in other.headers
+    assert http.get("/v1/models/news-extractive").json()["backend"] == "extractive"
+    assert _error(http.get("/v1/models/gpt-4o"), 404)["code"] == "model_not_found"

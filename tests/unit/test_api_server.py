@@ -73,3 +73,17 @@ def test_a_finished_answer_streams_in_pieces_that_rebuild_it_exactly() -> None:
     pieces = list(text_pieces(text, size=12))
 
     assert "".join(pieces) == text and len(pieces) > 3
+
+
+def test_api_settings_come_from_the_environment_and_hide_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_API__TOKEN", "env-token-123")
+    monkeypatch.setenv("ASSISTANT_API__PORT", "8123")
+    monkeypatch.setenv("ASSISTANT_API__CORS_ORIGINS", '["http://localhost:3000"]')
+
+    settings = Settings()
+    copy = settings.with_overrides(**{"api.max_body_kb": 64})
+
+    assert settings.api.resolved_token() == copy.api.resolved_token() == "env-token-123"
+    assert settings.api.port == 8123 and copy.api.max_body_kb == 64
+    assert settings.api.cors_origins == ["http://localhost:3000"]
+    assert "env-token-123" not in repr(settings.api)
