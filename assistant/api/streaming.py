@@ -1,7 +1,8 @@
 """The one place the API and the MCP server read ``Assistant.stream()``.
 
 ``answer_events`` turns the assistant's stream into typed events — text deltas, then the final
-Answer — so a change to the stream's shape is absorbed here and nowhere else.
+Answer — so a change to the stream's shape is absorbed here and nowhere else. It reads both shapes:
+``str`` pieces then the ``Answer``, and events carrying ``.text`` then one carrying ``.answer``.
 
 With ``drafts=False`` (the default, ``api.stream_drafts``) the text streamed is the final answer's
 text: an LLM's draft is held back until its citations are verified, so the ``[n]`` a client shows
@@ -67,14 +68,25 @@ def answer_events(assistant: Assistant, query: ChatQuery, drafts: bool = False) 
             raise ApiError(400, "as_of is not supported by this version of the assistant", param="as_of")
         options["as_of"] = query.as_of
     for part in assistant.stream(query.question, **options):  # type: ignore[arg-type]
-        if isinstance(part, Answer):
+        answer = _final(part)
+        if answer is not None:
             if not drafts:
-                yield from (TextDelta(piece) for piece in text_pieces(part.text))
-            yield AnswerReady(part)
+                yield from (TextDelta(piece) for piece in text_pieces(answer.text))
+            yield AnswerReady(answer)
             return
-        if drafts and part:
-            yield TextDelta(part)
+        text = part if isinstance(part, str) else str(getattr(part, "text", ""))
+        if drafts and text:
+            yield TextDelta(text)
     raise RuntimeError("the assistant's stream ended without an Answer")
+
+
+def _final(part: object) -> Answer | None:
+    """The Answer, whether the stream yields it bare (``str | Answer``) or as an event holding it
+    (``TextDelta(text) | AnswerReady(answer)``)."""
+    if isinstance(part, Answer):
+        return part
+    answer = getattr(part, "answer", None)
+    return answer if isinstance(answer, Answer) else None
 
 
 _PIECE = re.compile(r"\S+\s*|\s+")

@@ -87,3 +87,34 @@ def test_api_settings_come_from_the_environment_and_hide_the_token(monkeypatch: 
     assert settings.api.port == 8123 and copy.api.max_body_kb == 64
     assert settings.api.cors_origins == ["http://localhost:3000"]
     assert "env-token-123" not in repr(settings.api)
+
+
+@pytest.mark.parametrize("typed", [False, True])
+@pytest.mark.parametrize("drafts", [False, True])
+def test_answer_events_read_either_shape_of_the_assistant_stream(typed: bool, drafts: bool) -> None:
+    from dataclasses import dataclass
+
+    from assistant.api.streaming import AnswerReady, ChatQuery, TextDelta, answer_events
+    from assistant.models import Answer
+
+    @dataclass
+    class Delta:
+        text: str
+
+    @dataclass
+    class Ready:
+        answer: Answer
+
+    final = Answer(question="q", text="Verified answer [1].")
+
+    class FakeAssistant:
+        def stream(self, question: str, **options: object):  # type: ignore[no-untyped-def]
+            for piece in ("Draft ", "answer [3]."):
+                yield Delta(piece) if typed else piece
+            yield Ready(final) if typed else final
+
+    events = list(answer_events(FakeAssistant(), ChatQuery(question="q"), drafts=drafts))  # type: ignore[arg-type]
+
+    texts = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert events[-1] == AnswerReady(final)
+    assert texts == ("Draft answer [3]." if drafts else "Verified answer [1].")
