@@ -59,10 +59,17 @@ def bind_host(settings: Settings, host: str, with_ui: bool = False) -> str:
 
 
 def build_server_app(assistant: Assistant, with_ui: bool = True, **ui_options: object) -> FastAPI:
-    """The API, with the web UI mounted under ``/ui`` when ``with_ui`` (``/`` redirects to it)."""
+    """The API, with the web UI mounted under ``/ui`` when ``with_ui``; ``/`` redirects to the UI,
+    or to the API's docs without it."""
     from assistant.api.app import create_app
 
     app = create_app(assistant)
+    home = f"{UI_PATH}/" if with_ui else "/docs"
+
+    @app.get("/", include_in_schema=False)
+    def _home() -> RedirectResponse:
+        return RedirectResponse(home)
+
     if with_ui:
         import gradio as gr
 
@@ -70,11 +77,6 @@ def build_server_app(assistant: Assistant, with_ui: bool = True, **ui_options: o
         from assistant.ui.server import mount_options
 
         demo = build_app(assistant, **ui_options)  # type: ignore[arg-type]
-
-        @app.get("/", include_in_schema=False)
-        def _root() -> RedirectResponse:
-            return RedirectResponse(f"{UI_PATH}/")
-
         app = gr.mount_gradio_app(app, demo, path=UI_PATH, **mount_options(assistant.settings))
         # Gradio checks that a request's file paths were uploaded by a user only once the Blocks
         # "has launched", which mount_gradio_app never sets; without this, a request could make

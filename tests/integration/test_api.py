@@ -447,3 +447,13 @@ def test_browser_origins_from_the_settings_may_call_the_api(make_assistant) -> N
     assert "access-control-allow-origin" not in other.headers
     assert http.get("/v1/models/news-extractive").json()["backend"] == "extractive"
     assert _error(http.get("/v1/models/gpt-4o"), 404)["code"] == "model_not_found"
+
+
+def test_the_api_alone_sends_its_root_to_the_docs(corpus_assistant) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from assistant.api.server import build_server_app
+
+    home = TestClient(build_server_app(corpus_assistant, with_ui=False)).get("/", follow_redirects=False)
+
+    assert home.status_code == 307 and home.headers["location"] == "/docs"
