@@ -1,4 +1,5 @@
-"""Start the web UI: ``python app.py [--host H] [--port P] [--data-dir DIR]``.
+"""Start the web UI (under ``/ui/``) and the HTTP API (``/v1``) in one process:
+``python app.py [--host H] [--port P] [--data-dir DIR]``.
 
 Settings come from the environment (``ASSISTANT_*``) and ``assistant.toml`` as everywhere else;
 the flags override them.
@@ -21,7 +22,7 @@ for _name, _value in {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the news assistant's web UI.")
+    parser = argparse.ArgumentParser(description="Serve the web UI (/ui/) and the HTTP API (/v1).")
     parser.add_argument("--host", default=None, help="interface to bind (default: settings, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: settings, 7860)")
     parser.add_argument("--data-dir", default=None, help="library folder (default: settings, .assistant)")
@@ -29,10 +30,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from assistant.config import Settings
+    from assistant.errors import AssistantError
     from assistant.ui import launch
 
-    settings = Settings(data_dir=args.data_dir) if args.data_dir else Settings()
-    launch(settings, host=args.host, port=args.port)
+    try:
+        settings = Settings(data_dir=args.data_dir) if args.data_dir else Settings()
+        launch(settings, host=args.host, port=args.port)
+    except AssistantError as e:
+        parser.exit(2, f"error: {e}\n")
 
 
 if __name__ == "__main__":

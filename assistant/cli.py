@@ -1,4 +1,4 @@
-"""The `assistant` command line: ingest, ask, chat, articles, delete, serve, eval."""
+"""The `assistant` command line: ingest, ask, chat, articles, delete, serve, api, mcp, eval."""
 
 from __future__ import annotations
 
@@ -256,11 +256,39 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Default 127.0.0.1 (ui.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Default 7860 (ui.port).")] = None,
 ) -> None:
-    """Start the web UI."""
+    """Start the web UI (under /ui) and the HTTP API (/v1) in one process."""
     from assistant.ui import launch
 
     try:
-        launch(ctx.obj["settings"], host=host, port=port, assistant=ctx.obj.assistant())
+        launch(ctx.obj["settings"], host=host, port=port)
+    except AssistantError as e:
+        _fail(e)
+
+
+@app.command()
+def api(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Default 127.0.0.1 (api.host); any other needs api.token.")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Default 8000 (api.port).")] = None,
+) -> None:
+    """Start the OpenAI-compatible HTTP API (docs at /docs)."""
+    from assistant.api.server import run
+
+    try:
+        run(ctx.obj["settings"], host=host, port=port)
+    except AssistantError as e:
+        _fail(e)
+
+
+@app.command()
+def mcp(ctx: typer.Context) -> None:
+    """Serve the library to MCP clients over stdio (tools: search_articles, ask, list_articles)."""
+    from assistant.mcp_server import run
+
+    try:
+        run(ctx.obj["settings"], assistant=ctx.obj.assistant())
     except AssistantError as e:
         _fail(e)
 

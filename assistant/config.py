@@ -125,6 +125,37 @@ class UISettings(BaseModel):
     max_upload_mb: float = Field(10.0, gt=0)
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API (``assistant api``, ``assistant serve``) and its limits."""
+
+    host: str = Field(
+        "127.0.0.1", description="Interface to bind; any other than loopback needs api.token."
+    )
+    port: int = Field(8000, ge=1, le=65535, description="Port of `assistant api`.")
+    token: SecretStr | None = Field(
+        None, description="Bearer token every /v1 request must carry; never logged."
+    )
+    max_body_kb: float = Field(
+        256.0, gt=0, description="Largest JSON request body (chat, retrieve) in kilobytes."
+    )
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest upload request to POST /v1/articles.")
+    stream_drafts: bool = Field(
+        False,
+        description=(
+            "Stream an LLM's text as it is written (then the verified answer in the last chunk) "
+            "instead of streaming the verified answer, whose [n] always match the citations."
+        ),
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (CORS); none by default."
+    )
+
+    def resolved_token(self) -> str | None:
+        if self.token is not None and self.token.get_secret_value():
+            return self.token.get_secret_value()
+        return None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ASSISTANT_",
@@ -144,6 +175,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     ui: UISettings = Field(default_factory=UISettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @model_validator(mode="after")
     def _expand(self) -> Settings:
@@ -176,7 +208,12 @@ class Settings(BaseSettings):
             for part in parents:
                 target = target[part]
             target[leaf] = value
-        secret_fixes = {"llm": ("api_key",), "ui": ("password",), "store": ("chroma_token",)}
+        secret_fixes = {
+            "llm": ("api_key",),
+            "ui": ("password",),
+            "store": ("chroma_token",),
+            "api": ("token",),
+        }
         for section, names in secret_fixes.items():
             for name in names:
                 value = data[section][name]

@@ -1,9 +1,9 @@
-"""Start the web UI on a free local port over a temp library holding the sample corpus (UI tests)."""
+"""Start the server — web UI under /ui, API under /v1 — on a free local port over a temp library
+holding the sample corpus (UI tests), as ``assistant serve`` does."""
 
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,12 +13,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import CORPUS_DIR
+from tests.http_server import free_port, uvicorn_server
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["RunningApp", "free_port", "running_app"]
 
 
 @dataclass
@@ -33,9 +30,9 @@ class RunningApp:
 def running_app(
     root: Path, embedder: Any, settings: dict[str, Any] | None = None, **build: Any
 ) -> Iterator[RunningApp]:
-    """The app, launched in this process's threads; settings are built free of the caller's env."""
+    """The app, served in this process's threads; settings are built free of the caller's env."""
     from assistant import Assistant, Settings
-    from assistant.ui import build_app, launch_options
+    from assistant.api.server import build_server_app
 
     with pytest.MonkeyPatch.context() as env:
         for name in list(os.environ):
@@ -46,17 +43,9 @@ def running_app(
     assistant = Assistant(config, embedder=embedder)
     report = assistant.ingest([CORPUS_DIR])
     assert report.ok and report.added >= 5, report.summary()
-    demo = build_app(assistant, eval_dir=root / "eval", **build)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(config),
-    )
+    app = build_server_app(assistant, eval_dir=root / "eval", **build)
     try:
-        yield RunningApp(f"http://127.0.0.1:{port}/", assistant, root, config.data_dir)
+        with uvicorn_server(app) as base:
+            yield RunningApp(f"{base}/ui/", assistant, root, config.data_dir)
     finally:
-        demo.close()
         assistant.close()

@@ -1,4 +1,4 @@
-"""Starting the web UI: launch options from Settings, and the blocking :func:`launch`."""
+"""Starting the web UI: launch/mount options from Settings, and the blocking :func:`launch`."""
 
 from __future__ import annotations
 
@@ -27,24 +27,21 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def mount_options(settings: Settings) -> dict[str, Any]:
+    """``gradio.mount_gradio_app`` keyword arguments: the same password and upload limit as a launch."""
+    return launch_options(settings)
+
+
 def launch(
     settings: Settings,
     host: str | None = None,
     port: int | None = None,
     assistant: Assistant | None = None,
 ) -> None:
-    """Build the app for ``assistant`` (or a new one from ``settings``) and serve it until stopped."""
-    from assistant.ui.blocks import build_app
+    """Serve the web UI under ``/ui`` and the HTTP API beside it, in one process, until stopped.
 
-    if assistant is None:
-        from assistant.core import Assistant
+    ``/`` redirects to the UI; the default address is ``ui.host:ui.port``.
+    """
+    from assistant.api.server import run
 
-        assistant = Assistant(settings)
-    demo = build_app(assistant)
-    server_name = host or settings.ui.host
-    server_port = port or settings.ui.port
-    logger.info("serving the web UI on http://%s:%d", server_name, server_port)
-    try:
-        demo.launch(server_name=server_name, server_port=server_port, **launch_options(settings))
-    finally:
-        assistant.close()
+    run(settings, host=host, port=port, assistant=assistant, with_ui=True)
