@@ -63,7 +63,9 @@ _KEY_FLOOR = 0.25
 _NO_NUMBER = 0.35
 # Weight kept by a day or month of the question among its terms.
 _DATE_WEIGHT = 0.3
-_ASKS_NUMBER = re.compile(r"\bhow (?:many|much|far|long|old)\b|\bwhat (?:number|amount|percentage|share)\b", re.I)
+_ASKS_NUMBER = re.compile(
+    r"\bhow (?:many|much|far|long|old)\b|\bwhat (?:number|amount|percentage|share)\b", re.I
+)
 _NUMERAL = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
     r"thousands?|millions?|billions?|half|twice)\b",
@@ -173,9 +175,11 @@ def key_terms(question: str) -> list[str]:
             if run:
                 out.append(" ".join(run))
                 run = []
-            number = _NUMBER.fullmatch(word.rstrip("."))
-            if number and not _YEAR.fullmatch(word) and word not in ("1", "2"):
-                out.append(word.rstrip("."))
+            number = _NUMBER.fullmatch(word.rstrip(".,"))
+            after_month = position > 0 and words[position - 1].lower()[:3] in _MONTHS
+            # A day of the month is written many ways ("Aug. 24", "on Monday"): not a key term.
+            if number and not _YEAR.fullmatch(word.rstrip(".,")) and not after_month and len(word) > 1:
+                out.append(word.rstrip(".,"))
         if run:
             out.append(" ".join(run))
     return list(dict.fromkeys(out))
@@ -230,7 +234,8 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
     if not terms or not candidates:
         return Assessment(0.0, best_dense, [], off_year), []
     in_scope = {c.passage.id: c.passage for c in candidates}
-    texts = {pid: f"{p.title}\n{p.text}" for pid, p in in_scope.items()}
+    # The outlet and the title name things too ("According to Alwaght, ...").
+    texts = {pid: f"{p.source}\n{p.title}\n{p.text}" for pid, p in in_scope.items()}
     bags = {pid: _words(t) for pid, t in texts.items()}
     keys = key_terms(question)
     # Each key term counts by how rare it is among the passages: a passage without "Hezbollah"
@@ -334,7 +339,9 @@ def _prefix_match(term: str, bag: set[str]) -> bool:
     if len(term) < 4:
         return False
     return any(
-        len(word) >= 4 and (word.startswith(term) or term.startswith(word)) for word in bag if word[0] == term[0]
+        len(word) >= 4 and (word.startswith(term) or term.startswith(word))
+        for word in bag
+        if word[0] == term[0]
     )
 
 
