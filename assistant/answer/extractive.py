@@ -131,14 +131,86 @@ def question_terms(question: str) -> list[str]:
 _CAPITALISED = re.compile(r"[A-Z][\w.&'’-]*")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _NOT_NAMES = frozenset(
-    """a an the this that these those what which who whom whose when where why how is are was were do
-    does did can could will would should has have had i in on at of for to from by with and or but
-    according former recently new latest last next first this week month year today yesterday
-    mr mrs ms dr gen maj""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "has",
+        "have",
+        "had",
+        "i",
+        "in",
+        "on",
+        "at",
+        "of",
+        "for",
+        "to",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "according",
+        "former",
+        "recently",
+        "new",
+        "latest",
+        "last",
+        "next",
+        "first",
+        "week",
+        "month",
+        "year",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "gen",
+        "maj",
+    ]
 )
 _MONTHS = {
     m[:3]: m
-    for m in "january february march april may june july august september october november december".split()
+    for m in [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
 }
 _ALIASES = {
     "us": ("u.s", "united states", "america"),

@@ -13,6 +13,7 @@ from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.evaluation import metrics
+from assistant.evaluation.calibration import abstention_signals
 from assistant.evaluation.dataset import EvalQuestion, dataset_hash, load_questions
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def _row(question: EvalQuestion, gold_ids: list[str], answer: Any, latency_ms: f
             for c in answer.citations
         ],
         "abstained": answer.abstained,
+        "abstention_signals": abstention_signals(answer),
         "backend": answer.backend,
         "fallback_reason": answer.fallback_reason,
         "latency_ms": latency_ms,
