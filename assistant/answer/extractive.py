@@ -54,6 +54,8 @@ _MIN_WORDS = 5
 _OWN, _WINDOW, _PASSAGE = 0.6, 0.25, 0.15
 # Sentences that join the lead: at least this share of the lead's score ...
 _JOIN_RATIO = 0.75
+# ... and, from another article for a single-fact question, at least this share.
+_JOIN_RATIO_OTHER_SINGLE = 0.9
 # ... and at least this share of their content words not said yet by the answer.
 _NOVELTY = 0.5
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
@@ -459,9 +461,11 @@ def _select(question: str, candidates: list[_Candidate], settings: AnswerSetting
         novelty = len(fresh - said) / len(fresh) if fresh else 0.0
         if novelty < _NOVELTY:
             continue
-        if article not in per_article and cand.passage.published in dates and single:
-            # Another outlet on the same day: the same report told again.
-            continue
+        if not per_article[article] and single:
+            # Another outlet on the same day tells the same report again; another date must answer
+            # as well as the lead to join it.
+            if cand.passage.published in dates or cand.score < _JOIN_RATIO_OTHER_SINGLE * lead.score:
+                continue
         chosen.append(cand)
         said |= cand.words
         per_article[article] += 1
