@@ -65,6 +65,8 @@ _KEY_FLOOR = 0.25
 _NO_NUMBER = 0.35
 # Weight kept by a day or month of the question among its terms.
 _DATE_WEIGHT = 0.3
+# Share kept by a sentence of an article neither from nor naming the month asked about.
+_OTHER_MONTH = 0.8
 _ASKS_NUMBER = re.compile(
     r"\bhow (?:many|much|far|long|old)\b|\bwhat (?:number|amount|percentage|share)\b", re.I
 )
@@ -75,8 +77,29 @@ _NUMERAL = re.compile(
 )
 
 
-def _states_new_number(sentence: str, question: str) -> bool:
-    """The sentence states a number (digits or words) that is not one the question already gives."""
+_AMOUNT = re.compile(
+    r"[$€£¥%]|\b(?:million|billion|trillion|thousand|percent|per cent|dollars?|euros?)\b", re.I
+)
+
+
+def _about_months(passage: Passage, months: set[tuple[str, str]]) -> bool:
+    """Published in a month asked about, or naming that month and year."""
+    published = passage.published
+    if published is None:
+        return True
+    low = passage.text.lower()
+    return any(
+        (published.strftime("%b").lower() == month and str(published.year) == year)
+        or (month in low and year in low)
+        for month, year in months
+    )
+
+
+def _states_new_number(sentence: str, question: str, amount: bool = False) -> bool:
+    """The sentence states a number (digits or words) that is not one the question already gives;
+    for "how much", an amount (money, a percentage, millions)."""
+    if amount and not _AMOUNT.search(sentence):
+        return False
     asked = {n.rstrip(".,") for n in re.findall(r"\d[\d,.]*", question)}
     for match in _NUMERAL.finditer(sentence):
         if not match.group(0).isdigit():
@@ -322,6 +345,13 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
     }
     weights = _term_weights(terms, candidates)
     wants_number = bool(_ASKS_NUMBER.search(question))
+    wants_amount = bool(re.search(r"\bhow much\b", question, re.I))
+    # "in August 2020": the month asked about, with its year.
+    months = {
+        (m.group(1).lower()[:3], m.group(2))
+        for m in re.finditer(r"\b([A-Z][a-z]{2,8})\.? (?:\d{1,2}, )?((?:19|20)\d{2})\b", question)
+        if m.group(1).lower()[:3] in _MONTHS
+    }
     passage_cover = {pid: _coverage(terms, weights, set(tokenize(texts[pid]))) for pid in texts}
     by_passage: dict[str, list[_Candidate]] = defaultdict(list)
     for cand in candidates:
@@ -339,10 +369,12 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
         # A sentence whose passage does not name the question's key terms answers another question,
         # and "How many ...?" is answered by a sentence that states a number the question does not.
         cand.coverage = blended * (_KEY_FLOOR + (1 - _KEY_FLOOR) * key_share[cand.passage.id])
-        if wants_number and not _states_new_number(cand.text, question):
+        if wants_number and not _states_new_number(cand.text, question, wants_amount):
             cand.coverage *= _NO_NUMBER
         dense = cand.passage.dense_score or 0.0
         cand.score = 0.7 * cand.coverage + 0.3 * dense - 0.005 * cand.passage_rank
+        if months and not _about_months(cand.passage, months):
+            cand.score *= _OTHER_MONTH
     top = max(candidates, key=lambda c: c.score)
     missing = [k for k in keys if not has[k]]
     return Assessment(top.coverage, best_dense, missing, False), candidates
