@@ -255,7 +255,7 @@ def key_terms(question: str) -> list[str]:
     name. Years are left to the year rule; question words, months alone and titles are not names.
     """
     out: list[str] = []
-    for sentence in re.split(r"(?<=[.?!:])\s+", question.strip()):
+    for sentence in re.split(r"(?<=[.?!:])\s+(?=[A-Z\"“‘'])", question.strip()):
         words = sentence.split()
         run: list[str] = []
         for position, raw in enumerate(words):
@@ -300,7 +300,9 @@ def _word_found(word: str, bag: set[str], text: str) -> bool:
         return word.replace(",", "") in text.replace(",", "")
     # "Israeli" meets "Israel", "Qatari" meets "Qatar", "Palestinians" meets "Palestinian".
     stem = word[: max(5, len(word) - 2)] if len(word) >= 5 else None
-    return stem is not None and any(b.startswith(stem) or word.startswith(b) and len(b) >= 4 for b in bag)
+    return stem is not None and any(
+        b.startswith(stem) or (word.startswith(b) and 4 <= len(b) >= len(word) - 3) for b in bag
+    )
 
 
 def term_found(term: str, text: str, bag: set[str] | None = None) -> bool:
