@@ -55,7 +55,7 @@ _OWN, _WINDOW, _PASSAGE = 0.6, 0.25, 0.15
 # Sentences that join the lead: at least this share of the lead's score ...
 _JOIN_RATIO = 0.75
 # ... and, from another article for a single-fact question, at least this share.
-_JOIN_RATIO_OTHER_SINGLE = 0.9
+_JOIN_RATIO_OTHER_SINGLE = 0.85
 # ... and at least this share of their content words not said yet by the answer.
 _NOVELTY = 0.5
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
@@ -67,6 +67,8 @@ _NO_NUMBER = 0.35
 _DATE_WEIGHT = 0.3
 # Share kept by a sentence of an article neither from nor naming the month asked about.
 _OTHER_MONTH = 0.8
+# Added to the score of a sentence that names someone or something, or a number, the question does not.
+_NEW_NAME_BONUS = 0.05
 _ASKS_NUMBER = re.compile(
     r"\bhow (?:many|much|far|long|old)\b|\bwhat (?:number|amount|percentage|share)\b", re.I
 )
@@ -80,6 +82,17 @@ _NUMERAL = re.compile(
 _AMOUNT = re.compile(
     r"[$€£¥%]|\b(?:million|billion|trillion|thousand|percent|per cent|dollars?|euros?)\b", re.I
 )
+
+
+def _tells_something_new(sentence: str, question_words: set[str]) -> bool:
+    """A name (a capitalised word past the first) or a number the question does not hold."""
+    for position, raw in enumerate(sentence.split()):
+        word = raw.strip("\"'“”‘’()[],;:?!.")
+        if not word or word.lower() in question_words or word.lower() in _NOT_NAMES:
+            continue
+        if word[0].isdigit() or (position > 0 and word[0].isupper() and word.lower()[:3] not in _MONTHS):
+            return True
+    return False
 
 
 def _about_months(passage: Passage, months: set[tuple[str, str]]) -> bool:
@@ -347,6 +360,7 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
     }
     weights = _term_weights(terms, candidates)
     wants_number = bool(_ASKS_NUMBER.search(question))
+    question_words = _words(question)
     wants_amount = bool(re.search(r"\bhow much\b", question, re.I))
     # "in August 2020": the month asked about, with its year.
     months = {
@@ -377,6 +391,12 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
         cand.score = 0.7 * cand.coverage + 0.3 * dense - 0.005 * cand.passage_rank
         if months and not _about_months(cand.passage, months):
             cand.score *= _OTHER_MONTH
+        # An answer tells something the question does not: a name or a number it does not give.
+        # A sentence that only echoes the question (or asks one) does not answer it.
+        if _tells_something_new(cand.text, question_words):
+            cand.score += _NEW_NAME_BONUS
+        if cand.text.rstrip("\"'”’)").endswith("?"):
+            cand.score *= 0.5
     top = max(candidates, key=lambda c: c.score)
     missing = [k for k in keys if not has[k]]
     return Assessment(top.coverage, best_dense, missing, False), candidates
@@ -495,11 +515,8 @@ def _select(question: str, candidates: list[_Candidate], settings: AnswerSetting
         novelty = len(fresh - said) / len(fresh) if fresh else 0.0
         if novelty < _NOVELTY:
             continue
-        if not per_article[article] and single:
-            # Another outlet on the same day tells the same report again; another date must answer
-            # as well as the lead to join it.
-            if cand.passage.published in dates or cand.score < _JOIN_RATIO_OTHER_SINGLE * lead.score:
-                continue
+        if single and not per_article[article] and cand.passage.published in dates:
+            continue  # another outlet on the same day tells the same report again
         chosen.append(cand)
         said |= cand.words
         per_article[article] += 1
