@@ -54,8 +54,6 @@ _MIN_WORDS = 5
 _OWN, _WINDOW, _PASSAGE = 0.6, 0.25, 0.15
 # Sentences that join the lead: at least this share of the lead's score ...
 _JOIN_RATIO = 0.75
-# ... and, from another article for a single-fact question, at least this share.
-_JOIN_RATIO_OTHER_SINGLE = 0.85
 # ... and at least this share of their content words not said yet by the answer.
 _NOVELTY = 0.5
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
@@ -77,47 +75,6 @@ _NUMERAL = re.compile(
     r"thousands?|millions?|billions?|half|twice)\b",
     re.I,
 )
-
-
-_AMOUNT = re.compile(
-    r"[$€£¥%]|\b(?:million|billion|trillion|thousand|percent|per cent|dollars?|euros?)\b", re.I
-)
-
-
-def _tells_something_new(sentence: str, question_words: set[str]) -> bool:
-    """A name (a capitalised word past the first) or a number the question does not hold."""
-    for position, raw in enumerate(sentence.split()):
-        word = raw.strip("\"'“”‘’()[],;:?!.")
-        if not word or word.lower() in question_words or word.lower() in _NOT_NAMES:
-            continue
-        if word[0].isdigit() or (position > 0 and word[0].isupper() and word.lower()[:3] not in _MONTHS):
-            return True
-    return False
-
-
-def _about_months(passage: Passage, months: set[tuple[str, str]]) -> bool:
-    """Published in a month asked about, or naming that month and year."""
-    published = passage.published
-    if published is None:
-        return True
-    low = passage.text.lower()
-    return any(
-        (published.strftime("%b").lower() == month and str(published.year) == year)
-        or (month in low and year in low)
-        for month, year in months
-    )
-
-
-def _states_new_number(sentence: str, question: str, amount: bool = False) -> bool:
-    """The sentence states a number (digits or words) that is not one the question already gives;
-    for "how much", an amount (money, a percentage, millions)."""
-    if amount and not _AMOUNT.search(sentence):
-        return False
-    asked = {n.rstrip(".,") for n in re.findall(r"\d[\d,.]*", question)}
-    for match in _NUMERAL.finditer(sentence):
-        if not match.group(0).isdigit():
-            return True
-    return any(n.rstrip(".,") not in asked for n in re.findall(r"\d[\d,.]*", sentence))
 
 
 @dataclass
@@ -328,6 +285,49 @@ def term_found(term: str, text: str, bag: set[str] | None = None) -> bool:
     parts = [p for p in term.split() if p.lower().strip(".") not in _NOT_NAMES] or term.split()
     found = sum(1 for p in parts if _word_found(p, bag, low))
     return found * 2 >= len(parts)
+
+
+# --- what an answer must tell ------------------------------------------------------------------
+
+_AMOUNT = re.compile(
+    r"[$€£¥%]|\b(?:million|billion|trillion|thousand|percent|per cent|dollars?|euros?)\b", re.I
+)
+
+
+def _tells_something_new(sentence: str, question_words: set[str]) -> bool:
+    """A name (a capitalised word past the first) or a number the question does not hold."""
+    for position, raw in enumerate(sentence.split()):
+        word = raw.strip("\"'“”‘’()[],;:?!.")
+        if not word or word.lower() in question_words or word.lower() in _NOT_NAMES:
+            continue
+        if word[0].isdigit() or (position > 0 and word[0].isupper() and word.lower()[:3] not in _MONTHS):
+            return True
+    return False
+
+
+def _about_months(passage: Passage, months: set[tuple[str, str]]) -> bool:
+    """Published in a month asked about, or naming that month and year."""
+    published = passage.published
+    if published is None:
+        return True
+    low = passage.text.lower()
+    return any(
+        (published.strftime("%b").lower() == month and str(published.year) == year)
+        or (month in low and year in low)
+        for month, year in months
+    )
+
+
+def _states_new_number(sentence: str, question: str, amount: bool = False) -> bool:
+    """The sentence states a number (digits or words) that is not one the question already gives;
+    for "how much", an amount (money, a percentage, millions)."""
+    if amount and not _AMOUNT.search(sentence):
+        return False
+    asked = {n.rstrip(".,") for n in re.findall(r"\d[\d,.]*", question)}
+    for match in _NUMERAL.finditer(sentence):
+        if not match.group(0).isdigit():
+            return True
+    return any(n.rstrip(".,") not in asked for n in re.findall(r"\d[\d,.]*", sentence))
 
 
 # --- assessing and composing ----------------------------------------------------------------------
