@@ -488,9 +488,10 @@ def is_single_fact(question: str) -> bool:
 def _select(question: str, candidates: list[_Candidate], settings: AnswerSettings) -> list[_Candidate]:
     """The lead sentence, then only sentences that add a fact (or a date) and nearly as well answer.
 
-    A sentence from the lead's article joins when it scores close to the lead and says something
-    new; one from another article must also be about a different fact or from a different date
-    than everything already chosen, so two outlets repeating one report are quoted once.
+    A sentence joins when it scores at least _JOIN_RATIO of the lead and at least _NOVELTY of its
+    words are not yet in the answer (a different fact, not a restatement). For a single-fact
+    question another article joins only with another date than those already quoted, so two
+    outlets repeating one report are quoted once.
     """
     ranked = sorted(candidates, key=lambda c: -c.score)
     lead = ranked[0]
