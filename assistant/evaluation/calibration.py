@@ -6,18 +6,17 @@ the question (``extractive.assess``). Each evaluation row records those signals;
 the coverage threshold over them and reports, per threshold, abstention precision (abstentions that
 were right), abstention recall (unanswerable questions abstained on) and the answered rate (answerable
 questions answered). The same sweep runs on RealTime QA 2023 with unanswerable *twins*: each question
-asked of the library without its gold articles (``realtimeqa_points``).
+asked of the library without its gold articles (``benchmarks/abstention.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from assistant.answer.extractive import assess
 from assistant.config import AnswerSettings
-from assistant.models import Answer, Filters
+from assistant.models import Answer
 
 THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(0, 13))
 """Coverage thresholds swept, 0.00 to 0.60."""
@@ -181,35 +180,6 @@ def _svg(data: Sequence[dict], chosen: float) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
-
-
-# --- RealTime QA 2023: answerable questions and their unanswerable twins --------------------------
-
-
-def realtimeqa_points(
-    assistant: Any, root: Path, questions: Sequence[Any] | None = None
-) -> list[tuple[str, dict[str, Any], bool]]:
-    """(question id, signals, answerable) for every question and its twin without its gold articles.
-
-    The twin asks the same question of the same library restricted (``Filters.article_ids``) to
-    every article but the question's gold ones: the library no longer answers it.
-    """
-    from assistant.evaluation.realtimeqa import article_urls, load_questions
-
-    questions = list(questions if questions is not None else load_questions(root))
-    urls = article_urls(root)
-    articles = assistant.articles()
-    ids_by_url = {a.url: a.id for a in articles if a.url}
-    all_ids = [a.id for a in articles]
-    out: list[tuple[str, dict[str, Any], bool]] = []
-    for q in questions:
-        gold = {ids_by_url.get(urls.get(g, ""), "") for g in q.gold_any} - {""}
-        for twin in (False, True):
-            filters = Filters(article_ids=[i for i in all_ids if i not in gold]) if twin else None
-            passages = assistant.retrieve(q.question, filters=filters)
-            answer = Answer(question=q.question, text="", passages=passages)
-            out.append((q.id + ("~twin" if twin else ""), abstention_signals(answer), not twin))
-    return out
 
 
 def curve_markdown(data: Sequence[dict], chosen: float, title: str) -> str:
