@@ -55,13 +55,37 @@ class RetrievalSettings(BaseModel):
 
 
 class AnswerSettings(BaseModel):
-    max_sentences: int = Field(8, ge=1, description="Sentences the extractive composer writes at most.")
-    max_sentences_per_article: int = Field(3, ge=1)
+    max_sentences: int = Field(
+        6, ge=1, description="Sentences the extractive composer writes at most (open or list questions)."
+    )
+    max_sentences_single_fact: int = Field(
+        2,
+        ge=1,
+        description="Sentences at most for a single-fact question ('Who...', 'Which...', 'How many...').",
+    )
+    max_sentences_per_article: int = Field(3, ge=1, description="Sentences quoted from one article at most.")
     min_relevance: float = Field(
         0.30,
         description=(
             "Cosine similarity the best passage must reach, together with a lexical match, "
             "or the assistant abstains."
+        ),
+    )
+    min_coverage: float = Field(
+        0.30,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Share of the question (rarity-weighted content words) the best sentence must cover, in the "
+            "context of its neighbours and passage, or the assistant abstains. Calibrated in "
+            "docs/evaluation.md."
+        ),
+    )
+    require_key_terms: bool = Field(
+        True,
+        description=(
+            "Abstain when a name, place or number of the question occurs in no retrieved passage "
+            "('What did Hamas demand from Saudi Arabia?' over articles that never name Saudi Arabia)."
         ),
     )
 

@@ -1,10 +1,17 @@
 """The embedded default answerer: no model, no network. It quotes, it never paraphrases.
 
-From the retrieved passages it picks the sentences that answer the question (lexical coverage of the
-question's content words, weighted by how rare each word is among the candidates, plus the passage's
-dense similarity), groups them by article, oldest article first, and writes each verbatim with an
-inline [n] pointing at its passage. It abstains when no passage is close enough to the question or no
-sentence covers enough of it.
+From the retrieved passages it scores every sentence by how much of the question it covers (the
+question's content words weighted by how rare each is among the candidates, judged in the sentence,
+in its neighbourhood and in its passage) and by its passage's dense similarity. The best sentence
+leads. Another sentence joins it only when it says something the answer does not say yet and is
+nearly as good an answer: from the same article, or from another article when that article adds a
+different fact or a different date — never as padding. Sentences are grouped by article, oldest
+first, each quoted verbatim with an inline [n] pointing at its passage.
+
+It abstains when the library does not answer: no passage is close enough to the question, no
+sentence covers enough of it, or a key term of the question (a name, a place, a number, a year) is
+found in no retrieved passage — "What did Hamas demand from Saudi Arabia?" over articles that never
+name Saudi Arabia. ``assess`` exposes that decision's inputs for calibration.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.answer.base import text_deltas
 from assistant.config import AnswerSettings
@@ -35,25 +42,80 @@ _RELATED = {
     "meet": ("met", "visit", "talk"),
     "visit": ("trip", "travel", "met"),
     "pay": ("fund", "payment", "money", "aid"),
+    "releas": ("free", "freed", "freeing"),
+    "free": ("releas",),
+    "fire": ("launch", "shot"),
+    "launch": ("fire", "shot"),
+    "recal": ("order", "call", "home"),
+    "leav": ("left",),
 }
 _RELATED_WEIGHT = 0.6
-_MIN_COVERAGE = 0.40  # share of the question's weighted terms the best sentence (in context) must hold
-_SENTENCE_SHARE = 0.6  # weight of a sentence's own words in its coverage; the rest is its passage's
 _MIN_WORDS = 5
+# How a sentence's coverage of the question is judged: its own words, its neighbours' (the sentence
+# before often names who "he" is), its whole passage's.
+_OWN, _WINDOW, _PASSAGE = 0.6, 0.25, 0.15
+# Sentences that join the lead: at least this share of the lead's score ...
+_JOIN_RATIO = 0.75
+# ... and at least this share of their content words not said yet by the answer.
+_NOVELTY = 0.5
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+# Share of a sentence's coverage kept when its passage names none of the question's key terms.
+_KEY_FLOOR = 0.25
+# Share kept by a sentence that states no new number, for a question asking for one.
+_NO_NUMBER = 0.35
+# Weight kept by a day or month of the question among its terms.
+_DATE_WEIGHT = 0.3
+# Share kept by a sentence of an article neither from nor naming the month asked about.
+_OTHER_MONTH = 0.8
+# Added to the score of a sentence that names someone or something, or a number, the question does not.
+_NEW_NAME_BONUS = 0.05
+_ASKS_NUMBER = re.compile(
+    r"\bhow (?:many|much|far|long|old)\b|\bwhat (?:number|amount|percentage|share)\b", re.I
+)
+_NUMERAL = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
+    r"thousands?|millions?|billions?|half|twice)\b",
+    re.I,
+)
 
 
 @dataclass
 class _Candidate:
     passage_rank: int
     passage: Passage
+    index: int  # position of the sentence in its passage
     start: int  # offsets into the article
     end: int
     text: str
-    coverage: float
-    score: float
+    own: float = 0.0
+    coverage: float = 0.0
+    score: float = 0.0
+    words: set[str] = field(default_factory=set)
 
 
-_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+@dataclass
+class Assessment:
+    """Why the composer answers or abstains: what calibration and the evaluation report read."""
+
+    confidence: float  # coverage of the question by the best sentence in its context, 0..1
+    best_dense: float  # cosine similarity of the closest passage
+    missing: list[str]  # key terms of the question that no retrieved passage names
+    off_year: bool  # the question names a year no retrieved passage is from or mentions
+
+    def answers(self, settings: AnswerSettings) -> bool:
+        return not self.reason(settings)
+
+    def reason(self, settings: AnswerSettings) -> str:
+        """Empty when the composer answers; else why it abstains."""
+        if self.off_year:
+            return "no passage from the year asked about"
+        if self.missing and settings.require_key_terms:
+            return f"no passage names {', '.join(self.missing)}"
+        if self.best_dense < settings.min_relevance:
+            return "no passage close enough to the question"
+        if self.confidence < settings.min_coverage:
+            return "no sentence covers enough of the question"
+        return ""
 
 
 def question_terms(question: str) -> list[str]:
@@ -61,41 +123,292 @@ def question_terms(question: str) -> list[str]:
     return [t for t in dict.fromkeys(tokenize(question)) if t not in _QUESTION_WORDS and t not in years]
 
 
-def _about_years(candidate: _Candidate, years: set[str]) -> bool:
-    """Published in one of the years or naming one; an undated article may be from any year."""
-    published = candidate.passage.published
+# --- key terms: names, places, numbers -------------------------------------------------------------
+
+_CAPITALISED = re.compile(r"[A-Z][\w.&'’-]*")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+_NOT_NAMES = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "has",
+        "have",
+        "had",
+        "i",
+        "in",
+        "on",
+        "at",
+        "of",
+        "for",
+        "to",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "according",
+        "former",
+        "recently",
+        "new",
+        "latest",
+        "last",
+        "next",
+        "first",
+        "week",
+        "month",
+        "year",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "gen",
+        "maj",
+    ]
+)
+_MONTHS = {
+    m[:3]: m
+    for m in [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+}
+_ALIASES = {
+    "us": ("u.s", "united states", "america"),
+    "usa": ("u.s", "united states", "america"),
+    "america": ("u.s", "united states", "american"),
+    "uk": ("u.k", "britain", "british", "united kingdom"),
+    "britain": ("u.k", "british", "united kingdom"),
+    "un": ("u.n", "united nations"),
+    "eu": ("european union",),
+}
+
+
+def key_terms(question: str) -> list[str]:
+    """Names, places and numbers of the question ("Saudi Arabia", "Cairo", "40"), as written.
+
+    A capitalised word that does not open a sentence is taken for a name; adjacent ones form one
+    name. Years are left to the year rule; question words, months alone and titles are not names.
+    """
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.?!:])\s+(?=[A-Z\"“‘'])", question.strip()):
+        words = sentence.split()
+        run: list[str] = []
+        for position, raw in enumerate(words):
+            word = raw.strip("\"'“”‘’()[],;:?!")
+            is_name = (
+                position > 0
+                and bool(_CAPITALISED.fullmatch(word))
+                and word.lower().rstrip(".") not in _NOT_NAMES
+                and word.lower()[:3] not in _MONTHS
+            )
+            if is_name:
+                run.append(word)
+                continue
+            if run:
+                out.append(" ".join(run))
+                run = []
+            number = _NUMBER.fullmatch(word.rstrip(".,"))
+            after_month = position > 0 and words[position - 1].lower()[:3] in _MONTHS
+            # A day of the month is written many ways ("Aug. 24", "on Monday"): not a key term.
+            if number and not _YEAR.fullmatch(word.rstrip(".,")) and not after_month and len(word) > 1:
+                out.append(word.rstrip(".,"))
+        if run:
+            out.append(" ".join(run))
+    return list(dict.fromkeys(out))
+
+
+def _words(text: str) -> set[str]:
+    return {w.strip(".'’").lower().removesuffix("'s").removesuffix("’s") for w in text.split()} | set(
+        re.findall(r"[a-z0-9]+", text.lower())
+    )
+
+
+def _word_found(word: str, bag: set[str], text: str) -> bool:
+    word = word.lower().strip(".'’").removesuffix("'s").removesuffix("’s")
+    if not word:
+        return True
+    if word in bag:
+        return True
+    if any(alias in text for alias in _ALIASES.get(word.replace(".", ""), ())):
+        return True
+    if word[0].isdigit():
+        return word.replace(",", "") in text.replace(",", "")
+    # "Israeli" meets "Israel", "Qatari" meets "Qatar", "Palestinians" meets "Palestinian".
+    stem = word[: max(5, len(word) - 2)] if len(word) >= 5 else None
+    return stem is not None and any(
+        b.startswith(stem) or (word.startswith(b) and 4 <= len(b) >= len(word) - 3) for b in bag
+    )
+
+
+def term_found(term: str, text: str, bag: set[str] | None = None) -> bool:
+    """Whether a key term (a name of one or more words, or a number) occurs in a text.
+
+    A name of several words is found when most of its words are ("Gen. Herzi Halevi" in "Halevi").
+    """
+    low = text.lower()
+    bag = _words(text) if bag is None else bag
+    parts = [p for p in term.split() if p.lower().strip(".") not in _NOT_NAMES] or term.split()
+    found = sum(1 for p in parts if _word_found(p, bag, low))
+    return found * 2 >= len(parts)
+
+
+# --- what an answer must tell ------------------------------------------------------------------
+
+_AMOUNT = re.compile(
+    r"[$€£¥%]|\b(?:million|billion|trillion|thousand|percent|per cent|dollars?|euros?)\b", re.I
+)
+
+
+def _tells_something_new(sentence: str, question_words: set[str]) -> bool:
+    """A name (a capitalised word past the first) or a number the question does not hold."""
+    for position, raw in enumerate(sentence.split()):
+        word = raw.strip("\"'“”‘’()[],;:?!.")
+        if not word or word.lower() in question_words or word.lower() in _NOT_NAMES:
+            continue
+        if word[0].isdigit() or (position > 0 and word[0].isupper() and word.lower()[:3] not in _MONTHS):
+            return True
+    return False
+
+
+def _about_months(passage: Passage, months: set[tuple[str, str]]) -> bool:
+    """Published in a month asked about, or naming that month and year."""
+    published = passage.published
     if published is None:
         return True
-    return str(published.year) in years or any(y in candidate.passage.text for y in years)
+    low = passage.text.lower()
+    return any(
+        (published.strftime("%b").lower() == month and str(published.year) == year)
+        or (month in low and year in low)
+        for month, year in months
+    )
+
+
+def _states_new_number(sentence: str, question: str, amount: bool = False) -> bool:
+    """The sentence states a number (digits or words) that is not one the question already gives;
+    for "how much", an amount (money, a percentage, millions)."""
+    if amount and not _AMOUNT.search(sentence):
+        return False
+    asked = {n.rstrip(".,") for n in re.findall(r"\d[\d,.]*", question)}
+    for match in _NUMERAL.finditer(sentence):
+        if not match.group(0).isdigit():
+            return True
+    return any(n.rstrip(".,") not in asked for n in re.findall(r"\d[\d,.]*", sentence))
+
+
+# --- assessing and composing ----------------------------------------------------------------------
+
+
+def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Candidate]]:
+    """Score every candidate sentence and sum up how well the passages answer the question."""
+    terms = question_terms(question)
+    candidates = _candidates(passages)
+    best_dense = max((p.dense_score or 0.0 for p in passages), default=0.0)
+    years = set(_YEAR.findall(question))
+    if years:
+        # "What did Hamas demand in 2024?": a year in the question keeps the answer to that year.
+        candidates = [c for c in candidates if _about_years(c.passage, years)]
+    off_year = bool(years) and not candidates and bool(passages)
+    if not terms or not candidates:
+        return Assessment(0.0, best_dense, [], off_year), []
+    in_scope = {c.passage.id: c.passage for c in candidates}
+    # The outlet and the title name things too ("According to Alwaght, ...").
+    texts = {pid: f"{p.source}\n{p.title}\n{p.text}" for pid, p in in_scope.items()}
+    bags = {pid: _words(t) for pid, t in texts.items()}
+    keys = key_terms(question)
+    # Each key term counts by how rare it is among the passages: a passage without "Hezbollah"
+    # answers another question, one without "Israel" (named everywhere) may still answer this one.
+    has = {k: {pid for pid in texts if term_found(k, texts[pid], bags[pid])} for k in keys}
+    key_weight = {k: math.log((len(texts) + 1) / (len(has[k]) + 0.5)) + 0.1 for k in keys}
+    total_key = sum(key_weight.values())
+    key_share = {
+        pid: sum(key_weight[k] for k in keys if pid in has[k]) / total_key if keys else 1.0 for pid in texts
+    }
+    weights = _term_weights(terms, candidates)
+    wants_number = bool(_ASKS_NUMBER.search(question))
+    question_words = _words(question)
+    wants_amount = bool(re.search(r"\bhow much\b", question, re.I))
+    # "in August 2020": the month asked about, with its year.
+    months = {
+        (m.group(1).lower()[:3], m.group(2))
+        for m in re.finditer(r"\b([A-Z][a-z]{2,8})\.? (?:\d{1,2}, )?((?:19|20)\d{2})\b", question)
+        if m.group(1).lower()[:3] in _MONTHS
+    }
+    passage_cover = {pid: _coverage(terms, weights, set(tokenize(texts[pid]))) for pid in texts}
+    by_passage: dict[str, list[_Candidate]] = defaultdict(list)
+    for cand in candidates:
+        by_passage[cand.passage.id].append(cand)
+    for cand in candidates:
+        cand.words = set(tokenize(cand.text))
+        neighbours = [c for c in by_passage[cand.passage.id] if abs(c.index - cand.index) <= 1]
+        window = set().union(*(c.words for c in neighbours))
+        cand.own = _coverage(terms, weights, cand.words)
+        blended = (
+            _OWN * cand.own
+            + _WINDOW * _coverage(terms, weights, window)
+            + _PASSAGE * passage_cover[cand.passage.id]
+        )
+        # A sentence whose passage does not name the question's key terms answers another question,
+        # and "How many ...?" is answered by a sentence that states a number the question does not.
+        cand.coverage = blended * (_KEY_FLOOR + (1 - _KEY_FLOOR) * key_share[cand.passage.id])
+        if wants_number and not _states_new_number(cand.text, question, wants_amount):
+            cand.coverage *= _NO_NUMBER
+        dense = cand.passage.dense_score or 0.0
+        cand.score = 0.7 * cand.coverage + 0.3 * dense - 0.005 * cand.passage_rank
+        if months and not _about_months(cand.passage, months):
+            cand.score *= _OTHER_MONTH
+        # An answer tells something the question does not: a name or a number it does not give.
+        # A sentence that only echoes the question (or asks one) does not answer it.
+        if _tells_something_new(cand.text, question_words):
+            cand.score += _NEW_NAME_BONUS
+        if cand.text.rstrip("\"'”’)").endswith("?"):
+            cand.score *= 0.5
+    top = max(candidates, key=lambda c: c.score)
+    missing = [k for k in keys if not has[k]]
+    return Assessment(top.coverage, best_dense, missing, False), candidates
 
 
 def compose(question: str, passages: list[Passage], settings: AnswerSettings) -> Answer:
-    terms = question_terms(question)
-    candidates = _candidates(passages)
-    if not terms or not candidates:
+    assessment, candidates = assess(question, passages)
+    if not candidates or not assessment.answers(settings):
         return abstain(question, passages)
-    weights = _term_weights(terms, candidates)
-    best_dense = max((p.dense_score or 0.0) for p in passages)
-    # A sentence answers in the context of its passage: "he had to stay in Doha" needs the sentence
-    # before it to name Haniyeh. Coverage blends the sentence's own words with its passage's.
-    passage_cover = {p.id: _coverage(terms, weights, set(tokenize(p.text))) for p in passages}
-    for cand in candidates:
-        own = _coverage(terms, weights, set(tokenize(cand.text)))
-        cand.coverage = _SENTENCE_SHARE * own + (1 - _SENTENCE_SHARE) * passage_cover[cand.passage.id]
-        dense = cand.passage.dense_score or 0.0
-        # Which sentences to quote is decided mostly by their own words.
-        cand.score = 0.55 * own + 0.15 * cand.coverage + 0.3 * dense - 0.01 * cand.passage_rank
-    # "What did Hamas demand in 2024?": a year in the question keeps the answer to that year; facts
-    # from other years are left out rather than mixed in, and with nothing from that year it abstains.
-    years = set(_YEAR.findall(question))
-    if years:
-        candidates = [c for c in candidates if _about_years(c, years)]
-        if not candidates:
-            return abstain(question, passages)
-    top = max(candidates, key=lambda c: c.score)
-    if best_dense < settings.min_relevance or top.coverage < _MIN_COVERAGE:
-        return abstain(question, passages)
-    chosen = _select(candidates, top.score, settings)
+    chosen = _select(question, candidates, settings)
     return _write(question, chosen, passages)
 
 
@@ -103,17 +416,25 @@ def abstain(question: str, passages: list[Passage]) -> Answer:
     return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, citations=[], passages=passages)
 
 
+def _about_years(passage: Passage, years: set[str]) -> bool:
+    """Published in one of the years or naming one; an undated article may be from any year."""
+    published = passage.published
+    if published is None:
+        return True
+    return str(published.year) in years or any(y in passage.text for y in years)
+
+
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
     seen: set[tuple[str, int]] = set()
     out: list[_Candidate] = []
     for rank, passage in enumerate(passages):
-        for s, e in sentence_spans(passage.text):
+        for index, (s, e) in enumerate(sentence_spans(passage.text)):
             text = passage.text[s:e]
             key = (passage.article_id, passage.start + s)
             if key in seen or len(text.split()) < _MIN_WORDS:
                 continue
             seen.add(key)
-            out.append(_Candidate(rank, passage, passage.start + s, passage.start + e, text, 0.0, 0.0))
+            out.append(_Candidate(rank, passage, index, passage.start + s, passage.start + e, text))
     return out
 
 
@@ -125,6 +446,10 @@ def _term_weights(terms: list[str], candidates: list[_Candidate]) -> dict[str, f
     for term in terms:
         df = sum(1 for bag in bags if term in bag)
         weights[term] = max(math.log((n + 1) / (df + 0.5)), 0.1)
+        if term.isdigit() or term[:3] in _MONTHS:
+            # "on Oct. 7": the date says when, the other words what; the year rule and the key
+            # terms already hold the answer to the date.
+            weights[term] *= _DATE_WEIGHT
     return weights
 
 
@@ -134,29 +459,71 @@ def _coverage(terms: list[str], weights: dict[str, float], bag: set[str]) -> flo
     for term in terms:
         if term in bag:
             got += weights[term]
-        elif any(rel in bag for rel in _RELATED.get(term, ())):
+        elif any(rel in bag for rel in _RELATED.get(term, ())) or _prefix_match(term, bag):
             got += _RELATED_WEIGHT * weights[term]
     return got / total if total else 0.0
 
 
-def _select(candidates: list[_Candidate], best: float, settings: AnswerSettings) -> list[_Candidate]:
-    """The strongest sentences, a few per article, so that every relevant article gets its say."""
-    floor = max(0.55 * best, _MIN_COVERAGE * 0.7)
-    by_article: dict[str, list[_Candidate]] = defaultdict(list)
-    for cand in sorted(candidates, key=lambda c: -c.score):
-        if cand.score >= floor and cand.coverage >= _MIN_COVERAGE * 0.6:
-            bucket = by_article[cand.passage.article_id]
-            if len(bucket) < settings.max_sentences_per_article:
-                bucket.append(cand)
-    # Round-robin over articles (best article first) until the sentence budget is spent.
-    ordered = sorted(by_article.values(), key=lambda b: -b[0].score)
-    chosen: list[_Candidate] = []
-    depth = 0
-    while len(chosen) < settings.max_sentences and any(depth < len(b) for b in ordered):
-        for bucket in ordered:
-            if depth < len(bucket) and len(chosen) < settings.max_sentences:
-                chosen.append(bucket[depth])
-        depth += 1
+def _prefix_match(term: str, bag: set[str]) -> bool:
+    """'gazan' meets 'gaza', 'isra' (Israeli) meets 'israel': one stem begins the other."""
+    if len(term) < 4:
+        return False
+    return any(
+        len(word) >= 4 and (word.startswith(term) or term.startswith(word))
+        for word in bag
+        if word[0] == term[0]
+    )
+
+
+_SINGLE_FACT = re.compile(
+    r"^\s*(?:who|whom|whose|which|when|where|how (?:many|much|far|long|old)|what (?:is|was) the "
+    r"(?:name|number|amount|date|title)|what (?:year|day|date|time))\b",
+    re.IGNORECASE,
+)
+
+
+def is_single_fact(question: str) -> bool:
+    """'Who led...', 'Which newspaper...', 'How many...': one fact, one or two sentences."""
+    return bool(_SINGLE_FACT.match(question))
+
+
+def _select(question: str, candidates: list[_Candidate], settings: AnswerSettings) -> list[_Candidate]:
+    """The lead sentence, then only sentences that add a fact (or a date) and nearly as well answer.
+
+    A sentence joins when it scores at least _JOIN_RATIO of the lead and at least _NOVELTY of its
+    words are not yet in the answer (a different fact, not a restatement). For a single-fact
+    question another article joins only with another date than those already quoted, so two
+    outlets repeating one report are quoted once.
+    """
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    lead = ranked[0]
+    single = is_single_fact(question)
+    budget = settings.max_sentences_single_fact if single else settings.max_sentences
+    floor = max(_JOIN_RATIO * lead.score, 0.0)
+    chosen = [lead]
+    said = set(lead.words)
+    terms = set(question_terms(question))
+    per_article: dict[str, int] = defaultdict(int)
+    per_article[lead.passage.article_id] = 1
+    dates = {lead.passage.published}
+    for cand in ranked[1:]:
+        if len(chosen) >= budget:
+            break
+        if cand.score < floor or cand.own < settings.min_coverage * 0.5:
+            continue
+        article = cand.passage.article_id
+        if per_article[article] >= settings.max_sentences_per_article:
+            continue
+        fresh = cand.words - terms
+        novelty = len(fresh - said) / len(fresh) if fresh else 0.0
+        if novelty < _NOVELTY:
+            continue
+        if single and not per_article[article] and cand.passage.published in dates:
+            continue  # another outlet on the same day tells the same report again
+        chosen.append(cand)
+        said |= cand.words
+        per_article[article] += 1
+        dates.add(cand.passage.published)
     return chosen
 
 

@@ -6,6 +6,7 @@ import html
 import math
 from collections.abc import Sequence
 
+from assistant.evaluation import calibration
 from assistant.evaluation.metrics import HEADLINE_METRICS, LABELS, RATIO_METRICS
 
 __all__ = ["LABELS", "RATIO_METRICS", "render_html", "render_markdown"]
@@ -63,6 +64,7 @@ def render_markdown(summary: dict, rows: Sequence[dict], config: dict) -> str:
             f"{_fmt(d.get('baseline'), digits) if d else ''} | "
             f"{_delta(d.get('delta'), digits) if d else ''} |"
         )
+    lines += calibration.markdown_section(rows, config)
     lines += [
         "",
         "## By category",
@@ -258,6 +260,7 @@ failed {summary["failed"]} · errors {summary["errors"]}</p>
 <h2>Latency</h2>
 <p>p50 {_fmt(p50, 0)} ms · p95 {_fmt(p95, 0)} ms{_latency_delta(delta)}</p>
 {_histogram(latencies, bins=max(4, min(12, math.ceil(math.sqrt(len(latencies) or 1)) * 2)))}
+{calibration.html_section(rows, config)}
 <h2>By category</h2>
 <table><tr><th>category</th><th>questions</th><th>failed</th><th>hit@k</th><th>key facts</th>
 <th>citation precision</th><th>faithfulness</th></tr>{categories}</table>

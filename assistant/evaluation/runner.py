@@ -19,6 +19,7 @@ from typing import Any
 from assistant.errors import AssistantError
 from assistant.evaluation import metrics
 from assistant.evaluation.baseline import REGRESSION_MARGIN, baseline_delta, display_path
+from assistant.evaluation.calibration import abstention_signals
 from assistant.evaluation.dataset import EvalQuestion, dataset_hash, load_questions
 from assistant.evaluation.defaults import (
     CHECKOUT,
@@ -106,6 +107,7 @@ def _answer_fields(answer: Answer) -> dict:
             for c in answer.citations
         ],
         "abstained": answer.abstained,
+        "abstention_signals": abstention_signals(answer),
         "backend": answer.backend,
         "fallback_reason": answer.fallback_reason,
         "error": None,

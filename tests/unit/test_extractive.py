@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from assistant.answer.extractive import ABSTAIN_TEXT, compose
+from assistant.answer.extractive import ABSTAIN_TEXT, assess, compose, key_terms, term_found
 from assistant.config import AnswerSettings
 from assistant.models import Passage
 
@@ -67,3 +67,97 @@ def test_a_year_in_the_question_keeps_the_answer_to_that_year() -> None:
     assert not answer.abstained
     assert {c.article_id for c in answer.citations} == {"new"}
     assert "four-day week" in answer.text and "pay rise" not in answer.text
+
+
+# --- concise answers -------------------------------------------------------------------------------
+
+STRIKE = (
+    "The dockers' union called a strike at the port of Brindle on Monday. "
+    "Its leader, Marta Oakes, said the walkout would last three days. "
+    "Ferries to the islands were cancelled."
+)
+STRIKE_AGAIN = (
+    "Port workers in Brindle walked out on Monday after their union called a strike. "
+    "The union's leader Marta Oakes told reporters the stoppage would last three days. "
+    "Local shops reported fewer customers."
+)
+WEATHER = (
+    "Heavy rain is expected across the region on Tuesday. Forecasters said winds could reach gale force."
+)
+
+
+def test_a_single_fact_is_answered_by_one_outlet_not_padded_with_the_same_report() -> None:
+    day = dt.date(2024, 5, 6)
+    passages = [
+        _passage("a-0", "a", STRIKE, day, dense=0.7),
+        _passage("b-0", "b", STRIKE_AGAIN, day, dense=0.7),
+        _passage("c-0", "c", WEATHER, day, dense=0.3),
+    ]
+    answer = compose("Who leads the dockers' union in Brindle?", passages, AnswerSettings())
+    assert not answer.abstained
+    assert "Marta Oakes" in answer.text
+    assert len({c.article_id for c in answer.citations}) == 1, answer.text
+    assert "rain" not in answer.text and "Ferries" not in answer.text
+
+
+def test_a_list_question_gets_one_group_per_date() -> None:
+    passages = [
+        _passage("n-0", "new", NEW, dt.date(2024, 3, 1), offset=40),
+        _passage("o-0", "old", OLD, dt.date(2020, 8, 24)),
+        _passage("w-0", "weather", WEATHER, dt.date(2024, 3, 2), dense=0.2),
+    ]
+    answer = compose("What did the union demand?", passages, AnswerSettings())
+    assert {c.article_id for c in answer.citations} == {"old", "new"}
+    assert answer.text.count("**Outlet") == 2
+    assert "rain" not in answer.text
+
+
+def test_how_many_is_answered_by_the_sentence_that_states_a_number() -> None:
+    text = (
+        "The strike at the port of Brindle went on for a second day. "
+        "Union members said the strike would continue until the harbour board met them. "
+        "About 1,200 dockers joined the strike, the union said."
+    )
+    passages = [_passage("a-0", "a", text, dt.date(2024, 5, 7))]
+    answer = compose("How many dockers joined the strike in Brindle?", passages, AnswerSettings())
+    assert not answer.abstained
+    assert answer.text.split("\n\n")[1].startswith("About 1,200 dockers")
+
+
+# --- calibrated abstention -------------------------------------------------------------------------
+
+
+def test_abstains_when_a_name_of_the_question_is_in_no_passage() -> None:
+    passages = [
+        _passage("o-0", "old", OLD, dt.date(2020, 8, 24)),
+        _passage("n-0", "new", NEW, dt.date(2024, 3, 1), offset=40),
+    ]
+    near_topic = compose("What did the union demand from Portugal?", passages, AnswerSettings())
+    assert near_topic.abstained and near_topic.citations == []
+    # the same question about a place the passages do name is answered
+    named = _passage("p-0", "port", STRIKE, dt.date(2024, 5, 6))
+    answered = compose("What did the union call in Brindle?", [*passages, named], AnswerSettings())
+    assert not answered.abstained
+    # the gate is a setting
+    assessment, _ = assess("What did the union demand from Portugal?", passages)
+    assert "Portugal" in assessment.reason(AnswerSettings())
+    assert "Portugal" not in assessment.reason(AnswerSettings(require_key_terms=False))
+
+
+def test_key_terms_are_names_places_and_numbers_not_question_words() -> None:
+    assert key_terms("What did Hamas demand from Saudi Arabia?") == ["Hamas", "Saudi Arabia"]
+    assert key_terms("Who led the delegation to Doha in August 2020?") == ["Doha"]
+    assert key_terms("How many fires did 300 balloons start on Aug. 24, 2020?") == ["300"]
+    assert term_found("Israeli", "Israel said on Monday") and term_found("Gazans", "in northern Gaza")
+    assert term_found("Gen. Herzi Halevi", "Halevi led it") and not term_found("Cairo", "in Doha")
+
+
+def test_assessment_says_why_it_abstains() -> None:
+    passages = [_passage("o-0", "old", OLD, dt.date(2020, 8, 24))]
+    assessment, _ = assess("What did the union demand from Portugal?", passages)
+    assert assessment.missing == ["Portugal"]
+    assert "Portugal" in assessment.reason(AnswerSettings())
+    assessment, _ = assess("What did the union demand in 2022?", passages)
+    assert assessment.off_year and not assessment.answers(AnswerSettings())
+    assessment, _ = assess("What did the union demand?", passages)
+    assert assessment.answers(AnswerSettings()) and assessment.confidence >= AnswerSettings().min_coverage
