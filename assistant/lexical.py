@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.failpoints import failpoint
 from assistant.text import tokenize
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class BM25Index:
             self._retriever.save(str(tmp / "bm25"))
         (tmp / "state.json").write_text(json.dumps({"generation": self._generation, "ids": self._ids}))
         shutil.rmtree(self.directory, ignore_errors=True)
+        failpoint("bm25.save")  # crash tests: die with the old index gone and the new one not in place
         tmp.rename(self.directory)
 
     def _load(self, generation: int) -> bool:
