@@ -103,6 +103,20 @@ class UISettings(BaseModel):
     max_upload_mb: float = Field(10.0, gt=0)
 
 
+class ReliabilitySettings(BaseModel):
+    lock_timeout: float = Field(
+        60.0,
+        ge=0,
+        description=(
+            "Seconds an ingest, delete or repair waits for another process writing the same data_dir "
+            "before refusing; 0 refuses at once."
+        ),
+    )
+    file_timeout: float = Field(
+        60.0, gt=0, description="Seconds one file may take to read and clean at ingest; slower ones fail."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ASSISTANT_",
@@ -121,6 +135,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
 
     @model_validator(mode="after")
     def _expand(self) -> Settings:
