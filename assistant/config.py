@@ -105,7 +105,7 @@ class UISettings(BaseModel):
 
 class ReliabilitySettings(BaseModel):
     lock_timeout: float = Field(
-        60.0,
+        300.0,
         ge=0,
         description=(
             "Seconds an ingest, delete or repair waits for another process writing the same data_dir "

@@ -65,7 +65,12 @@ class WriteLock:
                         "finished, or raise reliability.lock_timeout to wait longer"
                     ) from None
                 if not waited:
-                    logger.warning("%s is locked by another writer; waiting", self.data_dir)
+                    logger.warning(
+                        "another process (%s) is writing to %s; waiting up to %g s (lock_timeout)",
+                        _read_holder(fd),
+                        self.data_dir,
+                        self.timeout,
+                    )
                     waited = True
                 time.sleep(_POLL_SECONDS)
         os.ftruncate(fd, 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -87,16 +86,25 @@ def run_cli(data_dir: Path, *args: str, timeout: float = 300, **env: str) -> sub
 
 
 def inspect_library(data_dir: Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.reliability.inspect_library", str(data_dir)],
-        env=cli_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        check=True,
-    )
-    return dict(json.loads(done.stdout))
+    from tests.reliability.inspect_library import inspect
+
+    return inspect(data_dir)
+
+
+def open_and_check(data_dir: Path, embedder: Any) -> Any:
+    """Open the library as any process would (which repairs an interrupted write), then check it."""
+    from chromadb.api.client import SharedSystemClient
+
+    from assistant import Assistant, Settings
+    from assistant.check import check_library
+
+    SharedSystemClient.clear_system_cache()
+    assistant = Assistant(Settings(data_dir=data_dir), embedder=embedder)
+    try:
+        return check_library(assistant)
+    finally:
+        assistant.close()
+        SharedSystemClient.clear_system_cache()
 
 
 def wait_for_line(path: Path, process: subprocess.Popen[str], timeout: float) -> str:

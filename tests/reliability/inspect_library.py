@@ -1,8 +1,8 @@
-"""Print a library's raw contents as JSON, read straight from Chroma, SQLite and BM25's state file.
+"""A library's raw contents, read straight from Chroma, SQLite and BM25's state file.
 
-Run as a subprocess (``python -m tests.reliability.inspect_library DATA_DIR``) so that nothing
-repairs the library on the way (opening an Assistant would) and no Chroma client is cached in the
-test process while another process writes.
+Nothing here repairs the library on the way (opening an Assistant would). Chroma caches one client
+per path in a process; :func:`inspect` drops that cache before and after reading, so a test process
+sees what another process wrote. ``python -m tests.reliability.inspect_library DATA_DIR`` prints it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from pathlib import Path
 
 def inspect(data_dir: Path) -> dict[str, object]:
     import chromadb
+    from chromadb.api.client import SharedSystemClient
     from chromadb.config import Settings
+
+    SharedSystemClient.clear_system_cache()
 
     client = chromadb.PersistentClient(
         path=str(data_dir / "chroma"), settings=Settings(anonymized_telemetry=False)
@@ -25,10 +28,13 @@ def inspect(data_dir: Path) -> dict[str, object]:
         pid: (meta or {}).get("article_id")
         for pid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
     }
+    del client
+    SharedSystemClient.clear_system_cache()
     db = sqlite3.connect(data_dir / "registry.sqlite3")
     passages = {pid: aid for pid, aid in db.execute("SELECT id, article_id FROM passages")}
     articles = [row[0] for row in db.execute("SELECT key FROM articles")]
     generation = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+    db.close()
     try:
         bm25 = json.loads((data_dir / "bm25" / "state.json").read_text())
     except (OSError, ValueError):

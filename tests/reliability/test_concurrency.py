@@ -40,7 +40,7 @@ def test_two_ingests_on_one_library_both_succeed(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     make_articles(tmp_path / "a", 60)
     make_articles(tmp_path / "b", 60, version=2)  # different text, so different articles
-    env = cli_env(data_dir)
+    env = cli_env(data_dir, ASSISTANT_RELIABILITY__LOCK_TIMEOUT="600")  # a loaded machine is slow
     runs = [
         subprocess.Popen(
             assistant_cmd("ingest", "--json", str(tmp_path / name)),

@@ -22,6 +22,7 @@ from tests.reliability.corpus import (
     cli_env,
     inspect_library,
     make_articles,
+    open_and_check,
     run_cli,
     wait_for_line,
 )
@@ -73,7 +74,7 @@ def kill_at(data_dir: Path, folder: Path, point: str, tmp_path: Path) -> str:
     return line
 
 
-def test_sigkill_at_each_stage_leaves_a_library_that_recovers(tmp_path: Path) -> None:
+def test_sigkill_at_each_stage_leaves_a_library_that_recovers(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     data_dir = tmp_path / "data"
     folder = tmp_path / "articles"
     make_articles(folder, ARTICLES)
@@ -88,9 +89,8 @@ def test_sigkill_at_each_stage_leaves_a_library_that_recovers(tmp_path: Path) ->
         kill_at(data_dir, folder, point, tmp_path)
         before = drift(inspect_library(data_dir))
         # The library opens, and opening repairs what the killed writer left behind.
-        checked = run_cli(data_dir, "check", "--json")
-        assert checked.returncode == 0, checked.stdout + checked.stderr
-        assert json.loads(checked.stdout)["ok"]
+        checked = open_and_check(data_dir, embedder)
+        assert checked.ok, checked.summary()
         lib = inspect_library(data_dir)
         assert drift(lib) == dict.fromkeys(before, 0), (point, drift(lib))
         assert len(lib["article_keys"]) == len(set(lib["article_keys"]))
@@ -107,7 +107,7 @@ def test_sigkill_at_each_stage_leaves_a_library_that_recovers(tmp_path: Path) ->
     print(json.dumps(found))  # the figures for docs/reliability.md (pytest -rP shows them)
 
 
-def test_sigkill_while_replacing_changed_articles(tmp_path: Path) -> None:
+def test_sigkill_while_replacing_changed_articles(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     """Updating changed articles deletes their old vectors first: a kill there must not lose them."""
     data_dir = tmp_path / "data"
     folder = tmp_path / "articles"
@@ -120,8 +120,8 @@ def test_sigkill_while_replacing_changed_articles(tmp_path: Path) -> None:
     # the 5th's new vectors written under the ids of its old passages, the registry still on the old text.
     lib = inspect_library(data_dir)
     assert set(lib["vectors"]) == set(lib["passages"])  # ids agree; only the text is stale
-    report = run_cli(data_dir, "check", "--json")
-    assert report.returncode == 0 and json.loads(report.stdout)["ok"], report.stdout + report.stderr
+    report = open_and_check(data_dir, embedder)
+    assert report.ok, report.summary()
     rerun = run_cli(data_dir, "ingest", "--json", str(folder))
     assert rerun.returncode == 0, rerun.stderr
     result = json.loads(rerun.stdout)
@@ -166,9 +166,11 @@ def test_check_finds_and_repairs_drift_made_by_hand(tmp_path: Path, embedder) ->
     assert "1 orphan vectors" in found.stdout and "1 missing vectors" in found.stdout, found.stdout
     fixed = run_cli(data_dir, "check", "--repair")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    again = run_cli(data_dir, "check", "--json")
-    assert again.returncode == 0 and json.loads(again.stdout)["vectors"] == 12
-    # The repaired passage is found again by a question about it.
-    answer = run_cli(data_dir, "ask", "--json", "Essenmoor bakery rye loaves shaped like boats notice 2-1")
-    assert answer.returncode == 0, answer.stderr
-    assert target in [p["id"] for p in json.loads(answer.stdout)["passages"]]
+    assert "repaired: 1 orphan vectors" in fixed.stdout and "consistent" in fixed.stdout, fixed.stdout
+    again = open_and_check(data_dir, embedder)
+    assert again.ok and again.vectors == 12
+    # The repaired passage is found again by a question about it, through its vector.
+    reopened = Assistant(Settings(data_dir=data_dir), embedder=embedder)
+    found_again = reopened.retrieve("Essenmoor bakery rye loaves shaped like boats notice 2-1", mode="dense")
+    assert target in [p.id for p in found_again]
+    reopened.close()

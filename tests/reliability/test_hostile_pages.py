@@ -4,6 +4,7 @@ external is fetched. The page must make no request to any host but 127.0.0.1."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -18,14 +19,7 @@ EXTERNAL = "198.51.100.7"  # TEST-NET-2: never a real host
 HOSTILE_TITLE = (
     'Otterburn <script>window.__pwned="title"</script><img src=x onerror="window.__pwned=\'img\'">'
 )
-HOSTILE_TEXT = f"""---
-title: '{HOSTILE_TITLE}'
-source: '<b onmouseover="window.__pwned=1">Otterburn Echo</b>'
-url: 'javascript:window.__pwned="url"'
-published: 2031-05-06
----
-
-The Otterburn weir keepers opened the sluice gates on Tuesday after a week of heavy rain upstream.
+HOSTILE_TEXT = f"""The Otterburn weir keepers opened the sluice gates on Tuesday after a week of rain.
 <script>window.__pwned = "body"</script>
 The keepers said <img src="http://{EXTERNAL}/pixel.png" onerror="window.__pwned='body-img'"> the
 water level at the weir fell by forty centimetres overnight. ![weir photo](http://{EXTERNAL}/weir.png)
@@ -42,8 +36,15 @@ QUESTION = "What did the Otterburn weir keepers do with the sluice gates?"
 def app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("hostile-pages")
     with running_app(root, embedder) as running:
-        article = root / "otterburn.md"
-        article.write_text(HOSTILE_TEXT, encoding="utf-8")
+        article = root / "otterburn.jsonl"
+        record = {
+            "title": HOSTILE_TITLE,
+            "source": '<b onmouseover="window.__pwned=1">Otterburn Echo</b>',
+            "url": "javascript:window.__pwned='url'",
+            "published": "2031-05-06",
+            "text": HOSTILE_TEXT,
+        }
+        article.write_text(json.dumps(record) + "\n", encoding="utf-8")
         assert running.assistant.ingest([article]).added == 1
         yield running
 
