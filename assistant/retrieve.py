@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
@@ -76,9 +77,19 @@ class Retriever:
         self._articles: dict[str, Article] = {}
         self._passage_article: dict[str, tuple[str, int, int]] = {}
         self._generation = -1
+        # One retrieval sees one generation of the caches: without this, a refresh by another thread
+        # (an ingest or delete finishing) swapped them mid-retrieval and raised KeyError
+        # (found by tests/reliability/test_concurrency.py).
+        self._cache_lock = threading.RLock()
 
     def retrieve(
         self, question: str, k: int | None = None, filters: Filters | None = None, mode: str | None = None
+    ) -> list[Passage]:
+        with self._cache_lock:
+            return self._retrieve(question, k, filters, mode)
+
+    def _retrieve(
+        self, question: str, k: int | None, filters: Filters | None, mode: str | None
     ) -> list[Passage]:
         k = k or self.settings.k
         mode = mode or self.settings.mode
@@ -167,5 +178,6 @@ class Retriever:
         self._generation = generation
 
     def rebuild_lexical(self) -> None:
-        self._refresh()
-        self.bm25.rebuild(self._generation, self._bm25_corpus())
+        with self._cache_lock:
+            self._refresh()
+            self.bm25.rebuild(self._generation, self._bm25_corpus())
