@@ -72,6 +72,7 @@ def assert_no_secret(text: str, where: str) -> None:
         assert secret not in text, f"{name} appears in {where}"
 
 
+@pytest.mark.timeout(1500)  # five processes that each load the model: slow on a loaded machine
 def test_ingest_ask_eval_and_serve_stay_on_this_machine(tmp_path: Path) -> None:
     log = tmp_path / "connections.log"
     env = guarded_env(tmp_path, log)
@@ -105,17 +106,14 @@ def test_ingest_ask_eval_and_serve_stay_on_this_machine(tmp_path: Path) -> None:
     outputs.append(served_output)
     assert answered, served_output[-3000:]
 
-    # A rejected key and an unreachable server: the errors name the problem, never the key.
+    # A server that rejects the key: the error names the problem, never the key (the fallback
+    # is off so that the error reaches the user).
     with ScriptedLLMServer(expected_key="sk-the-only-right-key") as llm:
         strict = {**env, "ASSISTANT_LLM__FALLBACK_TO_EXTRACTIVE": "false"}
         rejected = run(strict, "--backend", "openai", "--base-url", llm.url, "ask", "What did Hamas demand?")
-    closed = f"http://127.0.0.1:{free_port()}/v1"
-    unreachable = run(env, "--backend", "openai", "--base-url", closed, "ask", "What did Hamas demand?")
     assert rejected.returncode == 2
     assert "401" in rejected.stderr or "key" in rejected.stderr.lower(), rejected.stderr
-    assert unreachable.returncode == 0  # the fallback answers, marked as such
-    assert "language model failed" in unreachable.stdout
-    outputs += [p.stdout + p.stderr for p in (rejected, unreachable)]
+    outputs.append(rejected.stdout + rejected.stderr)
 
     made = attempts(log)
     assert made == [], "\n".join(made[:10])
@@ -126,7 +124,9 @@ def test_ingest_ask_eval_and_serve_stay_on_this_machine(tmp_path: Path) -> None:
             assert_no_secret(path.read_bytes().decode("utf-8", "replace"), str(path))
     config = json.loads((tmp_path / "eval" / "config.json").read_text(encoding="utf-8"))
     assert_no_secret(json.dumps(config), "config.json")
-    print(f"6 commands (ingest, ask, eval, serve + 1 UI question, 2 failing LLM asks), {len(made)} attempts")
+    print(
+        f"5 commands (ingest, ask, eval, serve + 1 UI question, an ask with a rejected key), {len(made)} attempts"
+    )
 
 
 def _ask_the_server(url: str, server: subprocess.Popen[str]) -> bool:
