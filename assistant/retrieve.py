@@ -114,7 +114,8 @@ class Retriever:
             rankings.append([pid for pid, _ in hits])
         if mode in ("hybrid", "bm25"):
             allowed = None if filters is None or filters.is_empty() else self._filter_fn(filters)
-            hits = self.bm25.search(question, n, allowed, self.registry.generation(), self._bm25_corpus)
+            # the cached generation, not the registry's: a retrieval must not refresh the caches half-way
+            hits = self.bm25.search(question, n, allowed, self._generation, self._bm25_corpus)
             lexical = dict(hits)
             rankings.append([pid for pid, _ in hits])
         fused = reciprocal_rank_fusion(rankings, self.settings.rrf_k)
@@ -165,7 +166,6 @@ class Retriever:
         return allowed
 
     def _bm25_corpus(self) -> list[tuple[str, str]]:
-        self._refresh()
         return [(pid, self._articles[aid].text[s:e]) for pid, (aid, s, e) in self._passage_article.items()]
 
     def _refresh(self) -> None:
