@@ -136,7 +136,8 @@ def test_twenty_clients_ask_while_an_upload_and_a_delete_run(tmp_path: Path, emb
             start.wait()
             try:
                 if kind == "upload":
-                    rows = client.predict(paths=[handle_file(str(upload))], api_name="/upload")
+                    table = client.predict(paths=[handle_file(str(upload))], api_name="/upload")
+                    rows = table["data"] if isinstance(table, dict) else table
                     assert rows[0][1] == "added", rows
                 else:
                     time.sleep(0.5)

@@ -154,16 +154,23 @@ def test_check_finds_and_repairs_drift_made_by_hand(tmp_path: Path, embedder) ->
         ["ffffffffffffffff"],
     )
     assistant.vectors.delete_ids([target])
+    # A stale vector: the right id, another text (what a replace killed half-way leaves).
+    stale = next(pid for pid, _, _, _ in assistant.registry.all_passages() if pid != target)
+    stale_article = stale.rsplit("-", 1)[0]
+    assistant.vectors.delete_ids([stale])
+    assistant.vectors.add([stale], ["an older text"], vec, [{"article_id": stale_article}], [stale_article])
     (data_dir / "bm25" / "state.json").write_text(json.dumps({"generation": 1, "ids": ["nope"]}))
     report = check_library(assistant)
     assert report.orphan_vectors == ["ffffffffffffffff-0000"]
     assert report.missing_vectors == [target]
+    assert report.stale_vectors == [stale]
     assert "not in the registry" in report.bm25_problem
     assistant.close()
 
     found = run_cli(data_dir, "check")
     assert found.returncode == 1
     assert "1 orphan vectors" in found.stdout and "1 missing vectors" in found.stdout, found.stdout
+    assert "1 stale vectors" in found.stdout
     fixed = run_cli(data_dir, "check", "--repair")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "repaired: 1 orphan vectors" in fixed.stdout and "consistent" in fixed.stdout, fixed.stdout
