@@ -173,8 +173,12 @@ class Retriever:
         generation = self.registry.generation()
         if generation == self._generation:
             return
-        self._articles = {a.id: a for a in self.registry.articles()}
-        self._passage_article = {pid: (aid, s, e) for pid, aid, s, e in self.registry.all_passages()}
+        articles = {a.id: a for a in self.registry.articles()}
+        # Two reads, and a writer may commit between them: keep only passages of articles read.
+        self._passage_article = {
+            pid: (aid, s, e) for pid, aid, s, e in self.registry.all_passages() if aid in articles
+        }
+        self._articles = articles
         self._generation = generation
 
     def rebuild_lexical(self) -> None:
