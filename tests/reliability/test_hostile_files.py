@@ -164,6 +164,7 @@ if not ROOT:  # root reads anything, so chmod 000 proves nothing there; the FIFO
     CASES.append(Case("chmod 000", _unreadable, "failed", "Permission denied"))
 
 
+@pytest.mark.slow
 def test_every_hostile_file_is_reported_and_every_good_one_ingested(tmp_path: Path) -> None:
     folder = tmp_path / "inbox"
     folder.mkdir()

@@ -13,7 +13,7 @@ import pytest
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, FINISHED
 from tests.ui_server import running_app
 
-pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.slow]
 
 EXTERNAL = "198.51.100.7"  # TEST-NET-2: never a real host
 HOSTILE_TITLE = (

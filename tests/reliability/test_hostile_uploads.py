@@ -85,6 +85,7 @@ def _upload(base: str, name: str, body: bytes) -> httpx.Response:
     return httpx.post(f"{base}/gradio_api/upload", files={"files": (name, body, "text/plain")}, timeout=60)
 
 
+@pytest.mark.slow
 def test_the_server_refuses_oversized_uploads_before_storing_them(server) -> None:  # type: ignore[no-untyped-def]
     base = server.url.rstrip("/")
     response = _upload(base, "big.txt", b"tide tables " * 500_000)  # 6 MB against a 0.05 MB limit
@@ -94,6 +95,7 @@ def test_the_server_refuses_oversized_uploads_before_storing_them(server) -> Non
     )
 
 
+@pytest.mark.slow
 def test_the_server_keeps_hostile_names_inside_uploads(server) -> None:  # type: ignore[no-untyped-def]
     base = server.url.rstrip("/")
     root = server.root

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import REPO
 from tests.llm_server import ScriptedLLMServer
 
-pytestmark = [pytest.mark.reliability, pytest.mark.llm]
+pytestmark = [pytest.mark.reliability, pytest.mark.llm, pytest.mark.slow]
 
 QUESTION = "When will the Quellmere north channel be dredged?"
 SYSTEM_LINE = (REPO / "prompts" / "system.md").read_text(encoding="utf-8").splitlines()[0]
