@@ -1,4 +1,4 @@
-"""The `assistant` command line: ingest, ask, chat, articles, delete, serve, api, mcp, eval."""
+"""The `assistant` command line: ingest, ask, chat, articles, delete, check, serve, api, mcp, eval."""
 
 from __future__ import annotations
 
@@ -248,6 +248,33 @@ def delete(
     except AssistantError as e:
         _fail(e)
     console.print(f"deleted {article_id}")
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix the drift found (takes the write lock).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check that Chroma, the registry and BM25 agree. Exit status 1 if they do not (after --repair: if
+    any drift is left)."""
+    from assistant.check import check_library, repair_with_lock
+
+    try:
+        assistant = ctx.obj.assistant()
+        report = repair_with_lock(assistant) if repair else check_library(assistant)
+        after = check_library(assistant) if repair else report
+    except AssistantError as e:
+        _fail(e)
+    if as_json:
+        sys.stdout.write(json.dumps({**report.to_dict(), "ok_after": after.ok}, indent=2) + "\n")
+    else:
+        for problem in report.problems():
+            console.print(f"[yellow]{'repaired' if repair else 'drift'}:[/yellow] {problem}")
+        console.print(after.summary())
+    raise typer.Exit(0 if after.ok else 1)
 
 
 @app.command()

@@ -179,6 +179,19 @@ class ApiSettings(BaseModel):
             return self.token.get_secret_value()
         return None
 
+class ReliabilitySettings(BaseModel):
+    lock_timeout: float = Field(
+        300.0,
+        ge=0,
+        description=(
+            "Seconds an ingest, delete or repair waits for another process writing the same data_dir "
+            "before refusing; 0 refuses at once."
+        ),
+    )
+    file_timeout: float = Field(
+        60.0, gt=0, description="Seconds one file may take to read and clean at ingest; slower ones fail."
+    )
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -200,6 +213,7 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
 
     @model_validator(mode="after")
     def _expand(self) -> Settings:

@@ -16,6 +16,7 @@ from assistant.embedding import Embedder, offline_environment
 from assistant.errors import ArticleNotFoundError, ConfigurationError
 from assistant.ingest import Ingester
 from assistant.lexical import BM25Index
+from assistant.locking import recover_interrupted_write, write_session
 from assistant.models import (
     Answer,
     Article,
@@ -63,6 +64,7 @@ class Assistant:
         self.pipeline = AnswerPipeline(
             self.settings, self.retriever, ExtractiveAnswerer(self.settings.answer), self._llm
         )
+        recover_interrupted_write(self)  # a writer that died mid-way left drift: repair it first
 
     # -- library -------------------------------------------------------------------------------
 
@@ -75,7 +77,7 @@ class Assistant:
         """Ingest files and folders (recursively). Unchanged articles are skipped, changed ones replaced."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        with self._write_lock:
+        with self._write_lock, write_session(self, "ingest"):
             report = Ingester(self.settings, self.registry, self.vectors, self.embedder).ingest(
                 paths, progress=progress, on_file=on_file
             )
@@ -94,10 +96,10 @@ class Assistant:
 
     def delete(self, article_id: str) -> None:
         """Remove an article, its passages, vectors and BM25 entries."""
-        with self._write_lock:
-            self.article(article_id)
+        self.article(article_id)
+        with self._write_lock, write_session(self, f"delete {article_id}"):
+            self.registry.delete_article(article_id)  # the commit point; vectors left by a crash are orphans
             self.vectors.delete_article(article_id)
-            self.registry.delete_article(article_id)
             self.retriever.rebuild_lexical()
 
     def stats(self) -> dict[str, int]:

@@ -15,9 +15,10 @@ from assistant.chunking import chunk_article
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import IngestError
+from assistant.failpoints import failpoint
 from assistant.models import Article, ArticleMeta, FileResult, IngestReport
 from assistant.registry import Registry
-from assistant.sources import iter_files, read_file
+from assistant.sources import file_identity, iter_files, read_file_limited
 from assistant.store import VectorStore, date_key
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,24 @@ OnFile = Callable[[int, int, str], None]
 
 def article_id_for(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def embedding_text(article: Article, start: int, end: int) -> str:
+    """What is embedded for a passage: the article's title, then the passage."""
+    body = article.text[start:end]
+    return f"{article.title}\n{body}" if article.title else body
+
+
+def vector_metadata(article: Article, start: int, end: int) -> dict[str, str | int]:
+    """The metadata stored with a passage's vector in Chroma (filters read it)."""
+    return {
+        "article_id": article.id,
+        "title": article.title,
+        "source": article.source,
+        "published_key": date_key(article.published),
+        "start": start,
+        "end": end,
+    }
 
 
 def content_hash(meta: ArticleMeta, text: str) -> str:
@@ -85,8 +104,8 @@ class Ingester:
                 report.files.append(FileResult(path=str(raw), status="failed", reason=str(e)))
                 continue
             for path in found:  # a file named twice (directly and inside a folder) is read once
-                if path.resolve() not in seen:
-                    seen.add(path.resolve())
+                if file_identity(path) not in seen:  # resolve() raises on a symlink loop
+                    seen.add(file_identity(path))
                     files.append(path)
         batch = _Batch()
         ends: list[int] = []  # ends[i]: pending articles once file i is read
@@ -139,7 +158,7 @@ class Ingester:
     def _read_one(self, path: Path, batch: _Batch) -> FileResult:
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
         try:
-            records = read_file(path, max_bytes)
+            records = read_file_limited(path, max_bytes, self.settings.reliability.file_timeout)
         except IngestError as e:
             return FileResult(path=str(path), status="failed", reason=str(e))
         except Exception as e:  # a reader bug must not stop the other files
@@ -157,6 +176,8 @@ class Ingester:
             reason = ", ".join(
                 f"{statuses.count(s)} {s}" for s in ("added", "updated", "unchanged") if s in statuses
             )
+        skipped = getattr(records, "skipped_reason", lambda: "")()  # JSON(L) records that were unreadable
+        reason = "; ".join(part for part in (reason, skipped) if part)
         return FileResult(path=str(path), status=status, article_ids=ids, reason=reason)  # type: ignore[arg-type]
 
     def _plan(self, meta: ArticleMeta, text: str, batch: _Batch, pending_keys: set[str]) -> tuple[str, str]:
@@ -191,13 +212,9 @@ class Ingester:
     def _flush(self, batch: _Batch, report: IngestReport) -> int:
         if not batch.items:
             return 0
-        inputs: list[str] = []
-        for item in batch.items:
-            title = item.article.title
-            for s, e in item.spans:
-                body = item.article.text[s:e]
-                inputs.append(f"{title}\n{body}" if title else body)
+        inputs = [embedding_text(item.article, s, e) for item in batch.items for s, e in item.spans]
         vectors = self.embedder.embed_texts(inputs)
+        failpoint("ingest.embedding")  # crash tests: a batch embedded, nothing of it stored
         offset = 0
         written = 0
         for item in batch.items:
@@ -207,19 +224,14 @@ class Ingester:
             try:
                 if item.replaces:
                     self.vectors.delete_article(article.id)
-                meta = {
-                    "article_id": article.id,
-                    "title": article.title,
-                    "source": article.source,
-                    "published_key": date_key(article.published),
-                }
                 self.vectors.add(
                     ids,
                     [article.text[s:e] for s, e in item.spans],
                     vectors[offset : offset + n],
-                    [{**meta, "start": s, "end": e} for s, e in item.spans],
+                    [vector_metadata(article, s, e) for s, e in item.spans],
                     [article.id] * n,
                 )
+                failpoint("ingest.chroma_write")  # crash tests: vectors stored, registry row not
                 # The registry is written last: it is the commit point of an article.
                 spans = [(pid, s, e) for pid, (s, e) in zip(ids, item.spans, strict=True)]
                 self.registry.put_article(article, spans)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.failpoints import failpoint
 from assistant.text import tokenize
 
 if TYPE_CHECKING:
@@ -462,6 +463,7 @@ class BM25Index:
         }
         tmp = self.directory / f".{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
         tmp.write_text(json.dumps(state))
+        failpoint("bm25.save")  # crash tests: die with the new segments written, the manifest not yet
         os.replace(tmp, self.directory / MANIFEST)
         self._remove_orphans()
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from assistant.failpoints import failpoint
 from assistant.models import Article
 
 _SCHEMA = """
@@ -62,6 +63,7 @@ class Registry:
                 "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
                 "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
             )
+            failpoint("registry.commit")  # crash tests: die with the transaction open
             self._db.execute("COMMIT")
 
     @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
@@ -77,6 +78,10 @@ class Retriever:
         self._articles: dict[str, Article] = {}
         self._passage_article: dict[str, tuple[str, int, int]] = {}
         self._generation = -1
+        # One retrieval sees one generation of the caches: without this, a refresh by another thread
+        # (an ingest or delete finishing) swapped them mid-retrieval and raised KeyError
+        # (found by tests/reliability/test_concurrency.py).
+        self._cache_lock = threading.RLock()
 
     def retrieve(
         self,
@@ -85,6 +90,12 @@ class Retriever:
         filters: Filters | None = None,
         mode: str | None = None,
         as_of: dt.date | None = None,  # unused here: the time prior (issue 9) reads it
+    ) -> list[Passage]:
+        with self._cache_lock:
+            return self._retrieve(question, k, filters, mode)
+
+    def _retrieve(
+        self, question: str, k: int | None, filters: Filters | None, mode: str | None
     ) -> list[Passage]:
         k = k or self.settings.k
         mode = mode or self.settings.mode
@@ -109,7 +120,12 @@ class Retriever:
             rankings.append([pid for pid, _ in hits])
         if mode in ("hybrid", "bm25"):
             allowed = None if filters is None or filters.is_empty() else self._filter_fn(filters)
-            hits = self.bm25.search(question, n, allowed, self.registry.generation(), self._bm25_corpus)
+            # the cached generation, not the registry's: a retrieval must not refresh the caches half-way
+            hits = [
+                (pid, s)
+                for pid, s in self.bm25.search(question, n, allowed, self._generation, self._bm25_corpus)
+                if pid in self._passage_article  # the index may be ahead of this retrieval's caches
+            ]
             lexical = dict(hits)
             rankings.append([pid for pid, _ in hits])
         fused = reciprocal_rank_fusion(rankings, self.settings.rrf_k)
@@ -149,6 +165,8 @@ class Retriever:
         sources, ids = set(filters.sources), set(filters.article_ids)
 
         def allowed(pid: str) -> bool:
+            if pid not in self._passage_article:  # newer than this retrieval's caches
+                return False
             article = self._articles[self._passage_article[pid][0]]
             day = date_key(article.published)
             if (since and day < since) or (until and not 0 < day <= until):
@@ -160,7 +178,6 @@ class Retriever:
         return allowed
 
     def _bm25_corpus(self) -> list[tuple[str, str]]:
-        self._refresh()
         return [(pid, self._articles[aid].text[s:e]) for pid, (aid, s, e) in self._passage_article.items()]
 
     def _refresh(self) -> None:
@@ -168,10 +185,15 @@ class Retriever:
         generation = self.registry.generation()
         if generation == self._generation:
             return
-        self._articles = {a.id: a for a in self.registry.articles()}
-        self._passage_article = {pid: (aid, s, e) for pid, aid, s, e in self.registry.all_passages()}
+        articles = {a.id: a for a in self.registry.articles()}
+        # Two reads, and a writer may commit between them: keep only passages of articles read.
+        self._passage_article = {
+            pid: (aid, s, e) for pid, aid, s, e in self.registry.all_passages() if aid in articles
+        }
+        self._articles = articles
         self._generation = generation
 
     def rebuild_lexical(self) -> None:
         """Bring the BM25 index up to the registry (incrementally) and persist it."""
-        self.bm25.refresh(self.registry.generation(), self._bm25_corpus)
+        with self._cache_lock:
+            self.bm25.refresh(self.registry.generation(), self._bm25_corpus)

@@ -175,6 +175,21 @@ class VectorStore:
         with self._lock:
             return int(self._collection.count())
 
+    def entries(self, page: int = 5000) -> dict[str, tuple[str, str]]:
+        """Every stored passage: id -> (article id, text), for `assistant check`."""
+        found: dict[str, tuple[str, str]] = {}
+        with self._lock:
+            offset = 0
+            while True:
+                got = self._collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+                metas = got["metadatas"] or []
+                docs = got["documents"] or []
+                for pid, meta, doc in zip(got["ids"], metas, docs, strict=True):
+                    found[pid] = (str((meta or {}).get("article_id", "")), doc or "")
+                if len(got["ids"]) < page:
+                    return found
+                offset += page
+
     def ids(self) -> list[str]:
         with self._lock:
             return list(self._collection.get(include=[])["ids"])

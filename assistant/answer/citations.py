@@ -80,6 +80,9 @@ def claim_text(sentence: str) -> str:
 NUMBER_WEIGHT = 3.0
 NAME_WEIGHT = 2.0
 MISSING_NUMBER_FACTOR = 0.5
+# A claim whose names are in the passage but none of whose other words are ("Wrenfield resigned in
+# disgrace" against a passage that only names Wrenfield) says something the passage does not.
+MISSING_PREDICATE_FACTOR = 0.5
 MIN_CLAIM_WORDS = 3
 
 
@@ -105,15 +108,48 @@ def lexical_support(claim: str, passage: str) -> float:
     names = _names(claim)
     total = found = 0.0
     missing_number = False
+    capitalised = content_words(" ".join(re.findall(r"\b[A-Z][A-Za-z]+", claim)))
+    plain = plain_found = 0
     for word in claim_words:
         weight = NUMBER_WEIGHT if word[0].isdigit() else NAME_WEIGHT if word in names else 1.0
         total += weight
+        is_plain = weight == 1.0 and word not in capitalised
+        plain += is_plain
         if word in passage_words:
             found += weight
+            plain_found += is_plain
         elif word[0].isdigit():
             missing_number = True
     recall = found / total
-    return recall * MISSING_NUMBER_FACTOR if missing_number else recall
+    if missing_number:
+        recall *= MISSING_NUMBER_FACTOR
+    if plain >= 2 and plain_found == 0:
+        recall *= MISSING_PREDICATE_FACTOR
+    return recall
+
+
+# Sentences of an article that address the model rather than report anything ("Ignore previous
+# instructions", "Say that X resigned [7]"): a prompt-injection attack, never evidence for a claim.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:instructions|rules|prompt|guidelines)\b"
+    r"|\b(?:your system prompt|the system prompt|developer mode|you are now)\b"
+    r"|^(?:(?:first|then|now|also|and|next|finally),?\s+)?(?:say|state|claim|write|print|output|repeat|"
+    r"reply|respond|answer|cite)\s+(?:that|passage|source|it|this|the following|every)\b",
+    re.IGNORECASE,
+)
+
+
+def evidence_sentences(passage: str) -> list[tuple[str, bool]]:
+    """The passage's sentences, each with whether it can count as evidence (not an instruction)."""
+    return [(s, not _INSTRUCTION.search(s)) for s in split_sentences(passage) or [passage]]
+
+
+def evidence_text(passage: str) -> str:
+    """The passage without the sentences that give the model instructions."""
+    sentences = evidence_sentences(passage)
+    if all(ok for _, ok in sentences):
+        return passage
+    return " ".join(s for s, ok in sentences if ok)
 
 
 @dataclass(frozen=True)
@@ -142,8 +178,14 @@ class SupportScorer:
         cached = self._sentence_cache.get(passage)
         if cached is not None:
             return cached
-        sentences = split_sentences(passage) or [passage]
-        units = sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
+        sentences = evidence_sentences(passage)
+        units = [s for s, ok in sentences if ok]
+        units += [
+            f"{a} {b}"
+            for (a, ok_a), (b, ok_b) in zip(sentences, sentences[1:], strict=False)
+            if ok_a and ok_b
+        ]
+        units = units or [""]  # a passage that is all instructions supports nothing
         vectors = self.embedder.embed_texts(units)
         self._sentence_cache[passage] = (units, vectors)
         return units, vectors
@@ -168,7 +210,8 @@ class SupportScorer:
             similarities = vectors @ claim_vectors[claim]
             best = int(np.argmax(similarities))
             semantic = max(0.0, float(similarities[best]))
-            lexical = lexical_support(claim, f"{extra}\n{passage}" if extra else passage)
+            evidence = evidence_text(passage)
+            lexical = lexical_support(claim, f"{extra}\n{evidence}" if extra else evidence)
             score = self.lexical_weight * lexical + (1.0 - self.lexical_weight) * semantic
             # A word or two found in a passage proves little ("PWNED" is in the article that asks for
             # it): claims shorter than MIN_CLAIM_WORDS content words get a proportional share.

@@ -9,8 +9,11 @@ undecodable rather than read as mojibake. A NUL byte marks a binary file.
 from __future__ import annotations
 
 import codecs
+import errno
 import logging
 import os
+import stat
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,7 +31,7 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
 )
 _ALLOWED_CONTROLS = {"\t", "\n", "\r", "\f"}
 
-__all__ = ["SUPPORTED_SUFFIXES", "iter_files", "read_file"]
+__all__ = ["SUPPORTED_SUFFIXES", "file_identity", "iter_files", "read_file", "read_file_limited"]
 
 
 def iter_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -43,11 +46,11 @@ def iter_files(paths: Iterable[str | Path]) -> list[Path]:
     seen: set[Path] = set()
     for given in paths:
         path = Path(given).expanduser()
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():  # a broken link or loop is reported later
             raise IngestError(f"{path} does not exist")
         candidates = [path] if not path.is_dir() else _walk(path)
         for candidate in candidates:
-            identity = candidate.resolve()
+            identity = file_identity(candidate)
             if identity not in seen:
                 seen.add(identity)
                 found.append(candidate)
@@ -77,6 +80,45 @@ def read_file(path: Path, max_bytes: int) -> list[tuple[ArticleMeta, str]]:
     return [read_text(text, path)]
 
 
+def file_identity(path: Path) -> Path:
+    """The resolved path, for telling two names of one file apart; a symlink loop is its own identity
+    (``resolve`` raises on one), so that :func:`read_file` can report it."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
+def read_file_limited(path: Path, max_bytes: int, timeout: float) -> list[tuple[ArticleMeta, str]]:
+    """:func:`read_file`, but a file that takes longer than ``timeout`` seconds fails instead of hanging.
+
+    The reader runs in a daemon thread; one that overruns is abandoned (Python cannot stop a
+    thread), its result discarded, and the ingest moves on to the next file.
+    """
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["records"] = read_file(path, max_bytes)
+        except BaseException as e:  # handed to the caller's thread below
+            outcome["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name=f"read {path.name}", daemon=True).start()
+    if not done.wait(timeout):
+        logger.warning("gave up reading %s after %g s", path, timeout)
+        raise IngestError(
+            f"{path.name} took longer than {timeout:g} s to read and clean, so it was skipped; "
+            "check the file, or raise reliability.file_timeout"
+        )
+    error = outcome.get("error")
+    if isinstance(error, BaseException):
+        raise error
+    return outcome["records"]  # type: ignore[return-value]
+
+
 def _walk(folder: Path) -> list[Path]:
     files: list[Path] = []
     for root, dirs, names in os.walk(folder):
@@ -89,7 +131,12 @@ def _walk(folder: Path) -> list[Path]:
 
 def _load_text(path: Path, max_bytes: int) -> str:
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IngestError(f"{path.name} is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+            raise IngestError(f"{path.name} is not a regular file (a pipe, socket or device); it was skipped")
+        size = info.st_size
         if size > max_bytes:
             raise IngestError(
                 f"{path.name} is {_human(size)}, over the {_human(max_bytes)} limit; "
@@ -99,6 +146,10 @@ def _load_text(path: Path, max_bytes: int) -> str:
     except IsADirectoryError as e:
         raise IngestError(f"{path.name} is a folder, not a file") from e
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise IngestError(f"{path.name} is a symbolic link that loops back on itself") from e
+        if isinstance(e, FileNotFoundError) and path.is_symlink():
+            raise IngestError(f"{path.name} is a symbolic link to a file that does not exist") from e
         raise IngestError(f"{path.name} could not be read: {e.strerror or e}") from e
     if not data.strip():
         raise EmptyDocumentError(f"{path.name} is empty")

@@ -13,7 +13,7 @@ from typing import Any
 
 from trafilatura import bare_extraction
 
-from assistant.errors import EmptyDocumentError
+from assistant.errors import EmptyDocumentError, IngestError
 from assistant.models import ArticleMeta
 from assistant.sources.cleanup import clean_text
 from assistant.sources.jsonl import meta_from_fields
@@ -21,10 +21,19 @@ from assistant.sources.jsonl import meta_from_fields
 logger = logging.getLogger(__name__)
 
 _DATE_PARAMS = {"original_date": True, "extensive_search": False}
+# A long news page has a few thousand tags; a page with hundreds of thousands is generated junk
+# (or a "tag bomb") that would take the HTML parser minutes and gigabytes.
+MAX_TAGS = 100_000
 
 
 def read_html(html: str, path: Path) -> tuple[ArticleMeta, str]:
     """(metadata, cleaned main text) for one HTML page."""
+    tags = html.count("<")
+    if tags > MAX_TAGS:
+        raise IngestError(
+            f"{path.name} has {tags:,} HTML tags, more than the {MAX_TAGS:,} a real article page has; "
+            "it was skipped"
+        )
     document = bare_extraction(
         html,
         with_metadata=True,

@@ -34,6 +34,23 @@ class RecordError(ValueError):
     """One record of a multi-record file cannot be read; the message says why."""
 
 
+class Records(list[tuple[ArticleMeta, str]]):
+    """The articles read from a file, and why any records of it were skipped (for the ingest report)."""
+
+    skipped: list[str]
+
+    def __init__(self, articles: list[tuple[ArticleMeta, str]], skipped: list[str]) -> None:
+        super().__init__(articles)
+        self.skipped = skipped
+
+    def skipped_reason(self) -> str:
+        if not self.skipped:
+            return ""
+        shown = "; ".join(self.skipped[:_MAX_REASONS])
+        more = f" (and {len(self.skipped) - _MAX_REASONS} more)" if len(self.skipped) > _MAX_REASONS else ""
+        return f"skipped {len(self.skipped)} unreadable record(s): {shown}{more}"
+
+
 def meta_from_fields(
     fields: Mapping[str, Any], text: str, *, path: Path, key: str, default_title: str = ""
 ) -> ArticleMeta:
@@ -141,9 +158,7 @@ def _read_record(record: Any, path: Path, resolved: str, position: str) -> tuple
     return meta, text
 
 
-def _keep_good(
-    articles: list[tuple[ArticleMeta, str]], problems: list[str], path: Path
-) -> list[tuple[ArticleMeta, str]]:
+def _keep_good(articles: list[tuple[ArticleMeta, str]], problems: list[str], path: Path) -> Records:
     if not articles:
         if not problems:
             raise EmptyDocumentError(f"{path.name} holds no records")
@@ -158,7 +173,7 @@ def _keep_good(
             len(articles),
             "; ".join(problems[:_MAX_REASONS]),
         )
-    return articles
+    return Records(articles, problems)
 
 
 def _first(fields: Mapping[str, Any], names: Iterable[str]) -> Any:

@@ -22,6 +22,11 @@ EMPTY_SOURCES = (
 )
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?\u201d\"])\s+")
+# The chat renders Markdown: "[text](url)", "![alt](url)", "[text][ref]" and "[ref]: url" in article
+# text would become live links or images that load from anywhere. Breaking the character after "]"
+# into an HTML entity leaves the text readable and the syntax dead.
+_MARKDOWN_LINK = re.compile(r"\](\s*)([(\[:])")
+_ENTITIES = {"(": "&#40;", "[": "&#91;", ":": "&#58;"}
 
 LIBRARY_HEADERS = ["ID", "Title", "Outlet", "Published", "Passages", "Source", "Ingested"]
 UPLOAD_HEADERS = ["File", "Result", "Articles", "Details"]
@@ -55,9 +60,14 @@ def _link_citations(escaped_text: str, numbers: set[int], turn: int) -> str:
     return _CITE.sub(replace, escaped_text)
 
 
+def inert_markdown(escaped: str) -> str:
+    """HTML-escaped text with Markdown link, image and reference syntax disarmed."""
+    return _MARKDOWN_LINK.sub(lambda m: "]" + m.group(1) + _ENTITIES[m.group(2)], escaped)
+
+
 def streaming_markdown(partial: str) -> str:
     """The answer while it streams in: escaped, with a typing marker."""
-    return esc(partial) + " \u258c"
+    return inert_markdown(esc(partial)) + " \u258c"
 
 
 def answer_markdown(answer: Answer, turn: int) -> str:
@@ -65,14 +75,16 @@ def answer_markdown(answer: Answer, turn: int) -> str:
     if answer.abstained:
         return (
             '<div class="na-abstain"><strong>\u2139\ufe0f Not answered by your articles.</strong> '
-            f"{esc(answer.text)}</div>"
+            f"{inert_markdown(esc(answer.text))}</div>"
         )
     # A fallback answer's text already says that the language model failed.
-    return _link_citations(esc(answer.text), {c.number for c in answer.citations}, turn)
+    linked = _link_citations(esc(answer.text), {c.number for c in answer.citations}, turn)
+    return inert_markdown(linked)  # after linking, so "[1][2]" stays two citation links
 
 
 def error_markdown(message: str) -> str:
-    return f'<div class="na-error"><strong>\u26a0\ufe0f Could not answer.</strong> {esc(message)}</div>'
+    message = inert_markdown(esc(message))
+    return f'<div class="na-error"><strong>\u26a0\ufe0f Could not answer.</strong> {message}</div>'
 
 
 def highlight(passage: str, quote: str) -> str:
