@@ -57,7 +57,7 @@ class RetrievalSettings(BaseModel):
     )
     rerank_candidates: int = Field(40, ge=1, le=200, description="Fused candidates the reranker rescores.")
     time_weight: float = Field(
-        0.3,
+        1.0,
         ge=0.0,
         description=(
             "Weight of the time prior: how strongly articles published in or near the moment a "

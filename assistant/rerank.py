@@ -47,7 +47,7 @@ class FeatureWeights:
     coverage: float = 0.25
     title: float = 0.15
     lead: float = 0.03
-    time: float = 0.3
+    time: float = 1.0  # retrieval.time_weight
 
 
 def _coverage(terms: set[str], text: str) -> float:

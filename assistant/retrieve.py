@@ -21,7 +21,7 @@ from assistant.embedding import Embedder
 from assistant.lexical import BM25Index
 from assistant.models import Article, ArticleRef, Filters, Passage
 from assistant.registry import Registry
-from assistant.rerank import Candidate, FeatureReranker, Reranker
+from assistant.rerank import Candidate, FeatureReranker, FeatureWeights, Reranker
 from assistant.store import VectorStore, date_key
 from assistant.timeframe import TimeFrame, resolve, time_prior
 
@@ -230,7 +230,7 @@ class Retriever:
     def reranker(self) -> Reranker:
         with self._reranker_lock:
             if self._reranker is None:
-                self._reranker = FeatureReranker()
+                self._reranker = FeatureReranker(FeatureWeights(time=self.settings.time_weight))
             return self._reranker
 
     def _lexical_hits(
