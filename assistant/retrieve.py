@@ -149,13 +149,11 @@ class Retriever:
             pool.sort(key=lambda pid: -scores[pid])
             ranked = pool + ranked[len(pool) :]
             fused = {**fused, **scores}
-            must: list[str] = []
-        else:
-            # Each retriever's head is kept whatever the other thinks: RRF alone buries a passage
-            # that one retriever ranks near the top and the other misses entirely.
-            head = max(1, k // 3)
-            must = [pid for ranking in rankings for pid in ranking[:head]]
-            must.sort(key=lambda pid: -fused[pid])
+        # Each retriever's head is kept whatever the other thinks: RRF alone buries a passage
+        # that one retriever ranks near the top and the other misses entirely.
+        head = max(1, k // 3)
+        must = [pid for ranking in rankings for pid in ranking[:head]]
+        must.sort(key=lambda pid: -fused.get(pid, 0.0))
         chosen = cap_per_article(
             ranked, lambda pid: self._passage_article[pid][0], self.settings.per_article, k, must
         )
@@ -218,9 +216,7 @@ class Retriever:
         for pid in pool:
             published = self._articles[self._passage_article[pid][0]].published
             raw[pid] = (
-                None
-                if published is None
-                else time_prior(published, frame, self.settings.time_scale_days)
+                None if published is None else time_prior(published, frame, self.settings.time_scale_days)
             )
         dated = [v for v in raw.values() if v is not None]
         mean = sum(dated) / len(dated) if dated else 0.0

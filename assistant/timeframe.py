@@ -50,8 +50,10 @@ _MONTH_RE = (
     r"(?P<month>january|february|march|april|may|june|july|august|september|october|november"
     r"|december|jan\.?|feb\.?|apr\.?|jun\.?|jul\.?|aug\.?|sept?\.?|oct\.?|nov\.?|dec\.?)"
 )
-_NUMBER_RE = r"(?P<n>\d{1,3}|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve" \
+_NUMBER_RE = (
+    r"(?P<n>\d{1,3}|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
     r"|a couple of|a few|several)"
+)
 _UNIT_RE = r"(?P<unit>day|week|month|year)s?"
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -184,9 +186,7 @@ def has_time_expression(question: str) -> bool:
     return bool(resolve(question, dt.date(2000, 1, 1)).expression)
 
 
-def time_prior(
-    published: dt.date | None, frame: TimeFrame, scale_days: float, neutral: float = 0.5
-) -> float:
+def time_prior(published: dt.date | None, frame: TimeFrame, scale_days: float, neutral: float = 0.5) -> float:
     """How well a publication date fits the frame, in [0, 1]; `neutral` for an undated article.
 
     Inside the window (or on as_of, without one) scores 1, decaying as exp(-distance / scale)
