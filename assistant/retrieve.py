@@ -149,11 +149,15 @@ class Retriever:
             pool.sort(key=lambda pid: -scores[pid])
             ranked = pool + ranked[len(pool) :]
             fused = {**fused, **scores}
-        # Each retriever's head is kept whatever the other thinks: RRF alone buries a passage
-        # that one retriever ranks near the top and the other misses entirely.
-        head = max(1, k // 3)
-        must = [pid for ranking in rankings for pid in ranking[:head]]
-        must.sort(key=lambda pid: -fused.get(pid, 0.0))
+            # The second stage already weighs both retrievers' scores; forcing each one's head
+            # back in on top of it cost context@2000 and hit@10 on RealTime QA.
+            must: list[str] = []
+        else:
+            # Each retriever's head is kept whatever the other thinks: RRF alone buries a passage
+            # that one retriever ranks near the top and the other misses entirely.
+            head = max(1, k // 3)
+            must = [pid for ranking in rankings for pid in ranking[:head]]
+            must.sort(key=lambda pid: -fused[pid])
         chosen = cap_per_article(
             ranked, lambda pid: self._passage_article[pid][0], self.settings.per_article, k, must
         )
