@@ -52,6 +52,21 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(40, ge=1, description="Passages fetched from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     per_article: int = Field(3, ge=1, description="At most this many passages of one article in the results.")
+    rerank: bool = Field(
+        True, description="Rescore the best fused candidates (hybrid mode) with the second-stage reranker."
+    )
+    rerank_candidates: int = Field(40, ge=1, le=200, description="Fused candidates the reranker rescores.")
+    time_weight: float = Field(
+        1.0,
+        ge=0.0,
+        description=(
+            "Weight of the time prior: how strongly articles published in or near the moment a "
+            "question is about (as_of, 'this week', 'in March 2024') are preferred; 0 turns it off."
+        ),
+    )
+    time_scale_days: float = Field(
+        14.0, gt=0, description="Days over which the time prior decays by a factor e outside its window."
+    )
 
 
 class AnswerSettings(BaseModel):

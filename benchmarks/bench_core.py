@@ -6,8 +6,10 @@ Measures:
 1. the embedding model's own throughput on exactly the inputs ingestion embeds, and a full ingest
    of the same files into an empty data directory (model already loaded) — on the five seed articles
    (../shared/seeds) and on the first N real news articles of the RealTime QA set;
-2. the median and p95 latency of warm `ask` calls with the extractive default, on the seeds;
+2. the median and p95 latency of warm `ask` calls with the extractive default, on the seeds, with
+   the second-stage reranker on (the default) and off (`retrieval.rerank`);
 3. the peak resident memory of a separate process that opens that index and answers questions.
+`--ask-only` skips the ingest measurements (1).
 Prints JSON and writes benchmarks/results/core.json.
 """
 
@@ -110,6 +112,7 @@ def main() -> None:
     )
     parser.add_argument("--news-articles", type=int, default=60, help="how many records of --news to ingest")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--ask-only", action="store_true", help="only measure warm ask latency")
     parser.add_argument("--answer-only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.answer_only:
@@ -123,9 +126,10 @@ def main() -> None:
     embedder.embed_texts(["warm up the model with a few sentences of text"] * 64)
     seeds = sorted(args.seeds.glob("0*.txt"))
     result: dict[str, object] = {"cpu_count": os.cpu_count()}
-    result["seeds"] = measure_ingest(seeds, embedder, args.repeat)
+    if not args.ask_only:
+        result["seeds"] = measure_ingest(seeds, embedder, args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.news.is_file():
+        if args.news.is_file() and not args.ask_only:
             lines = args.news.read_text(encoding="utf-8").splitlines(keepends=True)[: args.news_articles]
             news = Path(tmp) / "news.jsonl"
             news.write_text("".join(lines), encoding="utf-8")
@@ -135,21 +139,26 @@ def main() -> None:
         assistant = Assistant(Settings(data_dir=data), embedder=embedder)
         assistant.ingest(seeds)
         assistant.close()
-        out = subprocess.run(
-            [sys.executable, __file__, "--answer-only", str(data), "--repeat", str(max(args.repeat, 5))],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
-        )
-    child = json.loads(out.stdout.strip().splitlines()[-1])
-    lat = sorted(child["latencies_ms"])
-    result["ask"] = {
-        "calls": len(lat),
-        "median_ms": round(statistics.median(lat), 1),
-        "p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 1),
-        "answering_process_peak_rss_mb": round(child["peak_rss_mb"], 1),
-    }
+        for rerank in (True, False):
+            out = subprocess.run(
+                [sys.executable, __file__, "--answer-only", str(data), "--repeat", str(max(args.repeat, 5))],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={
+                    **os.environ,
+                    "TOKENIZERS_PARALLELISM": "false",
+                    "ASSISTANT_RETRIEVAL__RERANK": "true" if rerank else "false",
+                },
+            )
+            child = json.loads(out.stdout.strip().splitlines()[-1])
+            lat = sorted(child["latencies_ms"])
+            result["ask" if rerank else "ask_without_rerank"] = {
+                "calls": len(lat),
+                "median_ms": round(statistics.median(lat), 1),
+                "p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 1),
+                "answering_process_peak_rss_mb": round(child["peak_rss_mb"], 1),
+            }
     out_dir = REPO / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "core.json").write_text(json.dumps(result, indent=2))

@@ -43,7 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", help="Results folder.")
     parser.add_argument("--limit", type=int, default=None, help="Only the first N questions.")
     parser.add_argument("--no-answers", action="store_true", help="Measure retrieval only.")
-    parser.add_argument("--no-until", action="store_true", help="Skip the runs with a date filter.")
+    parser.add_argument(
+        "--conditions",
+        default="none,as_of",
+        help="Comma-separated: none (question only), as_of (asked on the question date), "
+        "until (hard date filter). Default: none,as_of.",
+    )
+    parser.add_argument("--modes", default=None, help="Comma-separated retrieval modes (default: all).")
+    parser.add_argument(
+        "--half",
+        choices=("even", "odd"),
+        default=None,
+        help="Only every other question (even or odd positions): a held-out check of tuned settings.",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not (args.data / "articles.jsonl").is_file():
@@ -51,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from assistant import Assistant, Settings
-    from assistant.evaluation.realtimeqa import load_questions, render_markdown, run_realtimeqa
+    from assistant.evaluation.realtimeqa import MODES, load_questions, render_markdown, run_realtimeqa
 
     with tempfile.TemporaryDirectory(prefix="rtqa-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
@@ -67,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         stats = assistant.stats()
         logger.info("Ingested %s in %.1fs: %s", stats, ingest_seconds, report.summary())
         questions = load_questions(args.data)[: args.limit]
+        if args.half is not None:
+            questions = questions[0 if args.half == "even" else 1 :: 2]
         last: dict[str, float] = {"t": 0.0}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -78,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             assistant,
             args.data,
             questions=questions,
-            date_filters=(False,) if args.no_until else (False, True),
+            modes=args.modes.split(",") if args.modes else MODES,
+            conditions=args.conditions.split(","),
             answers=not args.no_answers,
             progress=progress,
         )

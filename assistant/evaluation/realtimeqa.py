@@ -1,15 +1,19 @@
 """Adapter for the RealTime QA 2023 development set (news-quiz questions over 409 real articles).
 
 A retrieved passage is a *hit* when it contains the question's answer string (case-insensitive),
-as in MultiHop-RAG. Per retrieval mode we report hit@k and MRR@10 over passages, plus the share of
-questions whose top 10 holds a passage from an article that contains the answer (article hit@10);
-for full answers, whether the answer text contains the answer and whether a cited passage does.
-Each measure is taken without a date filter and with ``Filters(until=question date)``.
+as in MultiHop-RAG. Per retrieval mode we report hit@k and MRR@10 over passages, the share of
+questions whose top 10 holds a passage from an article that contains the answer (article hit@10),
+and whether the first 2,000 / 4,000 characters of the ranked context (the passages' texts joined
+in rank order) contain it; for full answers, whether the answer text contains the answer and
+whether a cited passage does. Each measure is taken per condition: ``none`` (the question alone),
+``as_of`` (asked on the question's date: time expressions resolve against it and articles near it
+are preferred) and ``until`` (``Filters(until=question date)``, a hard filter).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import logging
 import time
@@ -24,9 +28,15 @@ from assistant.models import Filters
 
 logger = logging.getLogger(__name__)
 
-MODES = ("dense", "bm25", "hybrid")
+MODES = ("dense", "bm25", "hybrid", "hybrid+rerank")
+CONDITIONS = {
+    "none": "question only",
+    "as_of": "as of question date",
+    "until": "until question date (filter)",
+}
 HIT_KS = (1, 3, 5, 10)
 MRR_DEPTH = 10
+CONTEXT_CHARS = (2000, 4000)
 
 
 class RTQAQuestion(BaseModel):
@@ -71,13 +81,41 @@ def first_hit_rank(passage_texts: Sequence[str], answer: str) -> int | None:
     return None
 
 
-def _retrieval_scores(ranks: list[int | None], article_hits: list[bool]) -> dict[str, float | None]:
+def context_hits(passage_texts: Sequence[str], answer: str) -> dict[int, bool]:
+    """Whether the first N characters of the ranked context (texts joined in order) hold the answer."""
+    context = "\n\n".join(passage_texts)
+    return {chars: contains_answer(context[:chars], answer) for chars in CONTEXT_CHARS}
+
+
+def _retrieval_scores(
+    ranks: list[int | None], article_hits: list[bool], contexts: list[dict[int, bool]]
+) -> dict[str, float | None]:
     scores: dict[str, float | None] = {
         f"hit@{k}": mean(1.0 if r is not None and r <= k else 0.0 for r in ranks) for k in HIT_KS
     }
     scores[f"mrr@{MRR_DEPTH}"] = mean(1.0 / r if r is not None and r <= MRR_DEPTH else 0.0 for r in ranks)
     scores["article_hit@10"] = mean(1.0 if hit else 0.0 for hit in article_hits)
+    for chars in CONTEXT_CHARS:
+        scores[f"context@{chars}"] = mean(1.0 if c[chars] else 0.0 for c in contexts)
     return scores
+
+
+def _retrieve(assistant: Any, q: RTQAQuestion, mode: str, condition: str) -> list[Any]:
+    """Ten passages for `q` through the assistant's retriever, under a mode and a condition."""
+    base, _, rerank = mode.partition("+")
+    filters = Filters(until=q.date) if condition == "until" else None
+    as_of = q.date if condition == "as_of" else None
+    return assistant.retriever.retrieve(  # type: ignore[no-any-return]
+        q.question, k=10, filters=filters, mode=base, as_of=as_of, rerank=bool(rerank)
+    )
+
+
+def _ask(assistant: Any, q: RTQAQuestion, condition: str) -> Any:
+    """The default answer; passes as_of where the assistant's ask accepts it."""
+    filters = Filters(until=q.date) if condition == "until" else None
+    if condition == "as_of" and "as_of" in inspect.signature(assistant.ask).parameters:
+        return assistant.ask(q.question, filters=filters, as_of=q.date)
+    return assistant.ask(q.question, filters=filters)
 
 
 def run_realtimeqa(
@@ -85,11 +123,14 @@ def run_realtimeqa(
     root: Path,
     questions: Sequence[RTQAQuestion] | None = None,
     modes: Sequence[str] = MODES,
-    date_filters: Sequence[bool] = (False, True),
+    conditions: Sequence[str] = ("none", "as_of"),
     answers: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
-    """Measure retrieval per mode and full answers (default mode) on an already-ingested library."""
+    """Measure retrieval per mode and condition, and full answers (default settings)."""
+    unknown = set(conditions) - set(CONDITIONS)
+    if unknown:
+        raise ValueError(f"conditions must be among {sorted(CONDITIONS)}, not {sorted(unknown)}")
     questions = list(questions if questions is not None else load_questions(root))
     urls = article_urls(root)
     ids_by_url = {a.url: a.id for a in assistant.articles() if a.url}
@@ -102,23 +143,25 @@ def run_realtimeqa(
     per_question: dict[str, dict] = {
         q.id: {"answer": q.answer, "date": q.date.isoformat()} for q in questions
     }
-    for until in date_filters:
-        label = "until question date" if until else "no date filter"
+    for condition in conditions:
+        label = CONDITIONS[condition]
         for mode in modes:
             ranks: list[int | None] = []
             article_hits: list[bool] = []
+            contexts: list[dict[int, bool]] = []
             t0 = time.perf_counter()
             for index, q in enumerate(questions, start=1):
-                filters = Filters(until=q.date) if until else None
-                passages = assistant.retrieve(q.question, k=10, filters=filters, mode=mode)
-                rank = first_hit_rank([p.text for p in passages], q.answer)
+                passages = _retrieve(assistant, q, mode, condition)
+                texts = [p.text for p in passages]
+                rank = first_hit_rank(texts, q.answer)
                 gold = {ids_by_url.get(urls.get(g, ""), "") for g in q.gold_any} - {""}
                 ranks.append(rank)
                 article_hits.append(any(p.article_id in gold for p in passages))
-                per_question[q.id][f"rank/{mode}/{'until' if until else 'all'}"] = rank
+                contexts.append(context_hits(texts, q.answer))
+                per_question[q.id][f"rank/{mode}/{condition}"] = rank
                 if progress is not None:
                     progress(f"{mode} ({label})", index, len(questions))
-            scores = _retrieval_scores(ranks, article_hits)
+            scores = _retrieval_scores(ranks, article_hits, contexts)
             scores["ms_per_query"] = (time.perf_counter() - t0) * 1000 / max(1, len(questions))
             results["retrieval"].setdefault(label, {})[mode] = scores
             logger.info("%s / %s: %s", mode, label, scores)
@@ -126,17 +169,15 @@ def run_realtimeqa(
             continue
         in_text, in_cited, abstained, latencies = [], [], [], []
         for index, q in enumerate(questions, start=1):
-            filters = Filters(until=q.date) if until else None
             t0 = time.perf_counter()
-            answer = assistant.ask(q.question, filters=filters)
+            answer = _ask(assistant, q, condition)
             latencies.append((time.perf_counter() - t0) * 1000)
             text_hit = contains_answer(answer.text, q.answer)
             cited_hit = any(contains_answer(c.passage, q.answer) for c in answer.citations)
             in_text.append(1.0 if text_hit else 0.0)
             in_cited.append(1.0 if cited_hit else 0.0)
             abstained.append(1.0 if answer.abstained else 0.0)
-            tag = "until" if until else "all"
-            per_question[q.id][f"answer/{tag}"] = {"text_hit": text_hit, "cited_hit": cited_hit}
+            per_question[q.id][f"answer/{condition}"] = {"text_hit": text_hit, "cited_hit": cited_hit}
             if progress is not None:
                 progress(f"answers ({label})", index, len(questions))
         results["answers"][label] = {
@@ -166,25 +207,27 @@ def render_markdown(results: dict) -> str:
             "",
         ]
     ks = " | ".join(f"hit@{k}" for k in HIT_KS)
+    cs = " | ".join(f"context {c:,}" for c in CONTEXT_CHARS)
     lines += [
         "## Retrieval (a passage is a hit when it contains the answer)",
         "",
-        f"| date filter | mode | {ks} | MRR@10 | article hit@10 | ms/query |",
-        "| --- | --- |" + " ---: |" * (len(HIT_KS) + 3),
+        f"| condition | mode | {ks} | MRR@10 | article hit@10 | {cs} | ms/query |",
+        "| --- | --- |" + " ---: |" * (len(HIT_KS) + len(CONTEXT_CHARS) + 3),
     ]
     for label, modes in results["retrieval"].items():
         for mode, s in modes.items():
             hits = " | ".join(_f(s[f"hit@{k}"]) for k in HIT_KS)
+            ctx = " | ".join(_f(s.get(f"context@{c}")) for c in CONTEXT_CHARS)
             lines.append(
                 f"| {label} | {mode} | {hits} | {_f(s['mrr@10'])} | {_f(s['article_hit@10'])} | "
-                f"{s['ms_per_query']:.0f} |"
+                f"{ctx} | {s['ms_per_query']:.0f} |"
             )
     if results["answers"]:
         lines += [
             "",
             "## Answers (default settings: hybrid retrieval, extractive answer)",
             "",
-            "| date filter | answer contains it | cited passage contains it | abstained | p50 ms | p95 ms |",
+            "| condition | answer contains it | cited passage contains it | abstained | p50 ms | p95 ms |",
             "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for label, s in results["answers"].items():
