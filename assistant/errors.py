@@ -11,6 +11,10 @@ class ConfigurationError(AssistantError):
     """A setting is missing or invalid; the message names the setting."""
 
 
+class EmbeddingMismatchError(ConfigurationError):
+    """The library's vectors were made by another embedding model or backend than the configured one."""
+
+
 class IngestError(AssistantError):
     """A file could not be ingested; the message gives the reason."""
 

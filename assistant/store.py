@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from assistant.models import Filters
+from assistant.signature import EmbeddingSignature, LibraryGuard
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,18 @@ class VectorStore:
             COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self._store = ChromaVectorStore(chroma_collection=self._collection)
+        self.guard: LibraryGuard | None = None
+
+    def guard_with(self, signature: EmbeddingSignature, path: Path) -> None:
+        """Refuse, from now on, vectors of another embedding model or precision than the library's."""
+        self.guard = LibraryGuard(path, signature, self.count, self.stored_dimension)
+        self.guard.check_open()
+
+    def stored_dimension(self) -> int | None:
+        with self._lock:
+            got = self._collection.get(limit=1, include=["embeddings"])
+        vectors = got["embeddings"]
+        return None if vectors is None or len(vectors) == 0 else len(vectors[0])
 
     def add(
         self,
@@ -55,6 +68,8 @@ class VectorStore:
             node = TextNode(id_=pid, text=text, metadata=meta, embedding=vector.tolist())
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=aid)
             nodes.append(node)
+        if self.guard is not None and len(embeddings):
+            self.guard.before_add(int(embeddings.shape[1]))
         with self._lock:
             self._store.add(nodes)
 
@@ -71,6 +86,8 @@ class VectorStore:
         """(passage id, cosine similarity), best first."""
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
+        if self.guard is not None:
+            self.guard.before_search(len(query))
         with self._lock:
             total = self._collection.count()
             if total == 0:
