@@ -115,7 +115,7 @@ class LibraryGuard:
             return
         setting = (
             f"set embedding.backend={recorded.backend} (ASSISTANT_EMBEDDING__BACKEND={recorded.backend})"
-            if recorded.model == current.model and recorded.dimension == current.dimension
+            if recorded.model == current.model and current.dimension in (None, recorded.dimension)
             else f"set embedding.model={recorded.model!r} and embedding.backend={recorded.backend}"
         )
         raise EmbeddingMismatchError(
