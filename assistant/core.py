@@ -46,7 +46,7 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         offline_environment()
         self.settings = settings if settings is not None else Settings()
-        self.embedder = embedder if embedder is not None else Embedder(self.settings.embedding)
+        self.embedder = embedder or Embedder(self.settings.embedding, self.settings.data_dir / "models")
         data_dir = self.settings.data_dir
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -54,6 +54,7 @@ class Assistant:
             raise ConfigurationError(f"cannot create the data directory {data_dir} (data_dir): {e}") from e
         self.registry = Registry(data_dir / "registry.sqlite3")
         self.vectors = VectorStore(data_dir / "chroma", self.settings.store)
+        self.vectors.guard_with(self.embedder.signature, data_dir / "embedding.json")
         self.bm25 = BM25Index(data_dir / "bm25", self.registry)
         self.retriever = Retriever(
             self.settings.retrieval, self.registry, self.vectors, self.bm25, self.embedder

@@ -15,6 +15,10 @@ class StoreError(ConfigurationError):
     """The vector store (an embedded Chroma or a Chroma server) cannot be opened or reached."""
 
 
+class EmbeddingMismatchError(ConfigurationError):
+    """The library's vectors were made by another embedding model or backend than the configured one."""
+
+
 class IngestError(AssistantError):
     """A file could not be ingested; the message gives the reason."""
 

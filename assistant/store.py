@@ -14,6 +14,7 @@ import numpy as np
 from assistant.config import StoreSettings
 from assistant.errors import ConfigurationError, StoreError
 from assistant.models import Filters
+from assistant.signature import EmbeddingSignature, LibraryGuard
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,18 @@ class VectorStore:
                 f"cannot open the Chroma collection {settings.collection!r} at {where}: {e}"
             ) from e
         self._store = ChromaVectorStore(chroma_collection=self._collection)
+        self.guard: LibraryGuard | None = None
+
+    def guard_with(self, signature: EmbeddingSignature, path: Path) -> None:
+        """Refuse, from now on, vectors of another embedding model or precision than the library's."""
+        self.guard = LibraryGuard(path, signature, self.count, self.stored_dimension)
+        self.guard.check_open()
+
+    def stored_dimension(self) -> int | None:
+        with self._lock:
+            got = self._collection.get(limit=1, include=["embeddings"])
+        vectors = got["embeddings"]
+        return None if vectors is None or len(vectors) == 0 else len(vectors[0])
 
     def add(
         self,
@@ -67,6 +80,8 @@ class VectorStore:
             # The same metadata layout as ChromaVectorStore.add, so its queries read these back.
             flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
             metas.append({k: ("" if v is None else v) for k, v in flat.items()})
+        if self.guard is not None and len(embeddings):
+            self.guard.before_add(int(embeddings.shape[1]))
         step = max(1, self._max_batch())
         with self._lock:
             for i in range(0, len(ids), step):
@@ -145,6 +160,8 @@ class VectorStore:
     ) -> list[tuple[str, float]]:
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
+        if self.guard is not None:
+            self.guard.before_search(len(query))
         with self._lock:
             result = self._store.query(
                 VectorStoreQuery(

@@ -37,12 +37,12 @@ def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def embedder():  # type: ignore[no-untyped-def]
-    """The real embedding model, loaded once for the whole run."""
+def embedder(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real embedding model (default backend), loaded once for the whole run."""
     from assistant.config import EmbeddingSettings
     from assistant.embedding import Embedder
 
-    model = Embedder(EmbeddingSettings())
+    model = Embedder(EmbeddingSettings(), cache_dir=tmp_path_factory.mktemp("models"))
     model.embed_query("warm up")
     return model
 
