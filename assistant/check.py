@@ -15,10 +15,8 @@ from the registry's text, and rebuilds BM25; nothing the registry holds is lost.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
