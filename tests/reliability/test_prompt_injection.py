@@ -20,7 +20,7 @@ from tests.llm_server import ScriptedLLMServer
 pytestmark = [pytest.mark.reliability, pytest.mark.llm, pytest.mark.slow]
 
 QUESTION = "When will the Quellmere north channel be dredged?"
-SYSTEM_LINE = (REPO / "prompts" / "system.md").read_text(encoding="utf-8").splitlines()[0]
+SYSTEM_LINE = (REPO / "assistant" / "prompt_files" / "system.md").read_text(encoding="utf-8").splitlines()[0]
 
 ARTICLES = {
     "dredging.md": """---
