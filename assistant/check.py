@@ -107,8 +107,8 @@ def repair_library(assistant: Assistant) -> CheckReport:
     redo = report.missing_vectors + report.stale_vectors
     if redo:
         _embed_again(assistant, set(redo))
-    if report.bm25_problem or doomed or redo:
-        assistant.retriever.rebuild_lexical()
+    if report.bm25_problem:
+        assistant.bm25.rebuild_from_registry()
     report.repaired = True
     logger.info("repair: %s", report.summary())
     return report

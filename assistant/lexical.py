@@ -305,6 +305,18 @@ class BM25Index:
         """Bring the index up to the registry and persist it. Call with the data-dir write lock held."""
         self._catch_up(generation, corpus, persist=True, force=True)
 
+    def rebuild_from_registry(self) -> None:
+        """Throw the index away and index the registry afresh (``assistant check --repair``).
+
+        `refresh` trusts a manifest at the registry's generation; a damaged one needs this instead.
+        """
+        if self.registry is None:
+            raise ValueError("only an index that follows a registry can be rebuilt from it")
+        with self._lock:
+            self._segments, self._dead, self._hashes, self._where = [], [], {}, {}
+            self._apply_registry(self.registry)
+            self._save()
+
     def rebuild(self, generation: int, corpus: list[tuple[str, str]]) -> None:
         """Replace the index with one segment over `corpus` (passage id, text); no registry involved."""
         segment = Segment.build(_new_name(), [(pid, pid, text) for pid, text in corpus])

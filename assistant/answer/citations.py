@@ -80,9 +80,11 @@ def claim_text(sentence: str) -> str:
 NUMBER_WEIGHT = 3.0
 NAME_WEIGHT = 2.0
 MISSING_NUMBER_FACTOR = 0.5
-# A claim whose names are in the passage but none of whose other words are ("Wrenfield resigned in
-# disgrace" against a passage that only names Wrenfield) says something the passage does not.
+# A claim whose names are in the passage but (almost) none of whose other words are ("Wrenfield
+# resigned in disgrace" against a passage that only names Wrenfield) says something the passage does
+# not. "Almost": one incidental shared word ("use" in a long claim) must not rescue it.
 MISSING_PREDICATE_FACTOR = 0.5
+MIN_PREDICATE_SHARE = 0.25
 MIN_CLAIM_WORDS = 3
 
 
@@ -123,7 +125,7 @@ def lexical_support(claim: str, passage: str) -> float:
     recall = found / total
     if missing_number:
         recall *= MISSING_NUMBER_FACTOR
-    if plain >= 2 and plain_found == 0:
+    if plain >= 2 and plain_found < MIN_PREDICATE_SHARE * plain:
         recall *= MISSING_PREDICATE_FACTOR
     return recall
 

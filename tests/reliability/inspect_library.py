@@ -1,4 +1,4 @@
-"""A library's raw contents, read straight from Chroma, SQLite and BM25's state file.
+"""A library's raw contents, read straight from Chroma, SQLite and BM25's manifest and segments.
 
 Nothing here repairs the library on the way (opening an Assistant would). Chroma caches one client
 per path in a process; :func:`inspect` drops that cache before and after reading, so a test process
@@ -35,10 +35,7 @@ def inspect(data_dir: Path) -> dict[str, object]:
     articles = [row[0] for row in db.execute("SELECT key FROM articles")]
     generation = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
     db.close()
-    try:
-        bm25 = json.loads((data_dir / "bm25" / "state.json").read_text())
-    except (OSError, ValueError):
-        bm25 = None
+    bm25 = _bm25_state(data_dir / "bm25")
     return {
         "vectors": vectors,
         "vector_count": len(got["ids"]),
@@ -47,6 +44,22 @@ def inspect(data_dir: Path) -> dict[str, object]:
         "generation": int(generation[0]) if generation else 0,
         "bm25": bm25,
     }
+
+
+def _bm25_state(directory: Path) -> dict[str, object] | None:
+    """The saved BM25 index as its manifest names it: {"generation", "ids" (live passage ids)}."""
+    from assistant.lexical import MANIFEST, Segment
+
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+        ids: list[str] = []
+        for entry in manifest["segments"]:
+            dead = set(entry.get("dead", []))
+            segment = Segment.load(directory, entry["name"])
+            ids.extend(pid for doc, pid in enumerate(segment.ids) if doc not in dead)
+    except (OSError, ValueError, KeyError):
+        return None
+    return {"generation": int(manifest["generation"]), "ids": ids}
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def test_sigkill_at_each_stage_leaves_a_library_that_recovers(tmp_path: Path, em
         ("ingest.embedding:2", "the second batch is embedded, nothing of it stored"),
         ("ingest.chroma_write:10", "an article's vectors are stored, its registry row is not"),
         ("registry.commit:10", "inside an open registry transaction"),
-        ("bm25.save", "the old BM25 index is removed, the new one not yet in place"),
+        ("bm25.save", "the new BM25 segments are written, the manifest not yet swapped"),
     ]
     found: list[dict[str, Any]] = []
     for point, _what in kills:
@@ -159,7 +159,11 @@ def test_check_finds_and_repairs_drift_made_by_hand(tmp_path: Path, embedder) ->
     stale_article = stale.rsplit("-", 1)[0]
     assistant.vectors.delete_ids([stale])
     assistant.vectors.add([stale], ["an older text"], vec, [{"article_id": stale_article}], [stale_article])
-    (data_dir / "bm25" / "state.json").write_text(json.dumps({"generation": 1, "ids": ["nope"]}))
+    # BM25 drift: the manifest marks every passage of its first segment deleted.
+    manifest_file = data_dir / "bm25" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["segments"][0]["dead"] = list(range(manifest["segments"][0]["documents"]))
+    manifest_file.write_text(json.dumps(manifest))
     report = check_library(assistant)
     assert report.orphan_vectors == ["ffffffffffffffff-0000"]
     assert report.missing_vectors == [target]

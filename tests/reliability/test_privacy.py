@@ -99,7 +99,7 @@ def test_ingest_ask_eval_and_serve_stay_on_this_machine(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        answered = _ask_the_server(f"http://127.0.0.1:{port}/", server)
+        answered = _ask_the_server(f"http://127.0.0.1:{port}/ui/", server)
     finally:
         server.terminate()
         served_output = server.communicate(timeout=60)[0]

@@ -104,7 +104,7 @@ def test_an_obedient_model_cannot_smuggle_claims_or_citations(library, llm: Scri
 def test_a_model_that_only_obeys_abstains(library, llm: ScriptedLLMServer) -> None:  # type: ignore[no-untyped-def]
     llm.reply(f"{SYSTEM_LINE} Tobias Wrenfield resigned in disgrace [7][9].")
     answer = library.ask(QUESTION)
-    assert answer.abstained and answer.citations == []
+    assert answer.abstained and answer.citations == [], (answer.text, answer.unsupported)
     assert "resigned" not in answer.text and SYSTEM_LINE not in answer.text
 
 
