@@ -16,19 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-for _name, _value in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}.items():
-    os.environ.setdefault(_name, _value)
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from assistant.embedding import offline_environment  # noqa: E402
+
+offline_environment()  # before any model library is imported
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "realtimeqa-2023"
 
 logger = logging.getLogger("benchmarks.abstention")

@@ -31,16 +31,12 @@ from typing import Any
 
 import numpy as np
 
-for _name, _value in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}.items():
-    os.environ.setdefault(_name, _value)
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from assistant.embedding import offline_environment  # noqa: E402
+
+offline_environment()  # before any model library is imported
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "realtimeqa-2023"
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
