@@ -67,6 +67,8 @@ _NO_NUMBER = 0.35
 _DATE_WEIGHT = 0.3
 # Share kept by a sentence of an article neither from nor naming the month asked about.
 _OTHER_MONTH = 0.8
+# Taken off a sentence's score per place its passage ranks below the first in retrieval.
+_RANK_PENALTY = 0.005
 # Added to the score of a sentence that names someone or something, or a number, the question does not.
 _NEW_NAME_BONUS = 0.05
 _ASKS_NUMBER = re.compile(
@@ -390,7 +392,7 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
         if wants_number and not _states_new_number(cand.text, question, wants_amount):
             cand.coverage *= _NO_NUMBER
         dense = cand.passage.dense_score or 0.0
-        cand.score = 0.7 * cand.coverage + 0.3 * dense - 0.005 * cand.passage_rank
+        cand.score = 0.7 * cand.coverage + 0.3 * dense - _RANK_PENALTY * cand.passage_rank
         if months and not _about_months(cand.passage, months):
             cand.score *= _OTHER_MONTH
         # An answer tells something the question does not: a name or a number it does not give.

@@ -13,7 +13,6 @@ are preferred) and ``until`` (``Filters(until=question date)``, a hard filter).
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 import logging
 import time
@@ -111,11 +110,10 @@ def _retrieve(assistant: Any, q: RTQAQuestion, mode: str, condition: str) -> lis
 
 
 def _ask(assistant: Any, q: RTQAQuestion, condition: str) -> Any:
-    """The default answer; passes as_of where the assistant's ask accepts it."""
+    """The default answer, asked on the question's date under the as_of condition."""
     filters = Filters(until=q.date) if condition == "until" else None
-    if condition == "as_of" and "as_of" in inspect.signature(assistant.ask).parameters:
-        return assistant.ask(q.question, filters=filters, as_of=q.date)
-    return assistant.ask(q.question, filters=filters)
+    as_of = q.date if condition == "as_of" else None
+    return assistant.ask(q.question, filters=filters, as_of=as_of)
 
 
 def run_realtimeqa(
