@@ -156,3 +156,21 @@ def _write_marker(marker: Path, operation: str) -> None:
         handle.write(f"{operation} (pid {os.getpid()})\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+@contextmanager
+def opening_lock(path: Path) -> Iterator[None]:
+    """Serialise the first opening of an embedded store by several processes.
+
+    Two processes that create a new Chroma directory at once both run its schema migrations, and one
+    fails ("table collections already exists"). Held only while a client opens, never while it works,
+    so readers never wait on a writer.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

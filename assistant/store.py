@@ -218,8 +218,11 @@ def _client(directory: Path, settings: StoreSettings):  # type: ignore[no-untype
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if not settings.chroma_url:
+        from assistant.locking import opening_lock
+
         directory.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(directory), settings=chroma_settings)
+        with opening_lock(directory.parent / ".chroma-open.lock"):
+            return chromadb.PersistentClient(path=str(directory), settings=chroma_settings)
     url = urlsplit(settings.chroma_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise ConfigurationError(

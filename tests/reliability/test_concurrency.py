@@ -172,3 +172,28 @@ def test_twenty_clients_ask_while_an_upload_and_a_delete_run(tmp_path: Path, emb
 def _passage_texts(assistant: Any) -> dict[str, str]:
     articles = {a.id: a for a in assistant.articles()}
     return {pid: articles[aid].text[s:e] for pid, aid, s, e in assistant.registry.all_passages()}
+
+
+def test_processes_creating_one_new_library_at_once_all_open_it(tmp_path: Path) -> None:
+    """Chroma migrates a new directory's schema on first open; two processes doing that at once
+    failed with "table collections already exists" until the opening was serialised."""
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from assistant.config import StoreSettings; "
+        "from assistant.store import VectorStore; VectorStore(Path(sys.argv[1]) / 'chroma', StoreSettings())"
+    )
+    failures: list[str] = []
+    for attempt in range(4):
+        data_dir = tmp_path / f"library-{attempt}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(data_dir)], cwd=REPO, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode:
+                failures.append(err[-500:])
+    assert failures == []
