@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 
 from assistant.api.errors import ApiError
 from assistant.api.schemas import ArticleSummary, summary
-from assistant.api.streaming import ChatQuery, answer_events, final_answer
 from assistant.errors import AssistantError
 from assistant.models import Answer, Filters, Passage
 
@@ -104,8 +103,7 @@ def build_server(assistant: Assistant) -> MCPServer:
         """An answer written from the articles: text with inline [n] markers, and citations
         (number, article id, title, outlet, date, URL, passage, quote, offsets) for each [n].
         abstained is true when the articles do not answer."""
-        query = ChatQuery(question=question, filters=_filters(since, until, sources), k=k)
-        return final_answer(answer_events(assistant, query))
+        return assistant.ask(question, filters=_filters(since, until, sources), k=k)
 
     @server.tool(title="List the news articles")
     @_reported

@@ -29,9 +29,9 @@ from assistant.api.schemas import (
     Delta,
     ResponseMessage,
 )
-from assistant.api.streaming import AnswerEvent, AnswerReady, ChatQuery, TextDelta, answer_events
+from assistant.api.streaming import answer_events
 from assistant.errors import AssistantError
-from assistant.models import Answer, Citation
+from assistant.models import Answer, AnswerReady, Citation, Query, StreamEvent, TextDelta
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ _STREAM_DOC = (
 )
 
 
-def to_query(request: ChatCompletionRequest, backend: str) -> ChatQuery:
+def to_query(request: ChatCompletionRequest, backend: str) -> Query:
     *earlier, last = request.messages
     question = last.text().strip()
     if last.role != "user" or not question:
@@ -58,8 +58,8 @@ def to_query(request: ChatCompletionRequest, backend: str) -> ChatQuery:
         for m in earlier
         if m.role in ("user", "assistant") and m.text().strip()
     ]
-    return ChatQuery(
-        question=question,
+    return Query.of(
+        question,
         history=history,
         filters=request.filters,
         k=request.k,
@@ -121,7 +121,7 @@ def _data(payload: ChatCompletionChunk | dict[str, object]) -> str:
     return f"data: {text}\n\n"
 
 
-def _sse(events: Iterator[AnswerEvent], completion_id: str, created: int, model: str) -> Iterator[str]:
+def _sse(events: Iterator[StreamEvent], completion_id: str, created: int, model: str) -> Iterator[str]:
     def chunk(delta: Delta, **extra: object) -> ChatCompletionChunk:
         finish = extra.pop("finish_reason", None)
         return ChatCompletionChunk(

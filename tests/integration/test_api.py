@@ -202,19 +202,15 @@ def test_models_list_the_extractive_backend_and_a_configured_llm(api_url: str, m
     }
 
 
-def test_as_of_is_passed_through_or_refused_clearly(api_url: str, corpus_assistant) -> None:  # type: ignore[no-untyped-def]
-    from assistant.api.streaming import supports_as_of
-
+def test_as_of_reaches_the_answer(api_url: str) -> None:
     body = {
         "model": "news-extractive",
         "messages": [{"role": "user", "content": QUESTION}],
         "as_of": "2021-01-01",
     }
     response = httpx.post(f"{api_url}/v1/chat/completions", json=body, timeout=120)
-    if supports_as_of(corpus_assistant):
-        assert response.status_code == 200, response.text
-    else:  # the Assistant of this version has no as_of: say so rather than ignore it
-        assert "as_of is not supported" in _error(response, 400)["message"]
+    assert response.status_code == 200, response.text
+    assert response.json()["answer"]["as_of"] == "2021-01-01"
 
 
 # -- an Open WebUI-style client over plain HTTP ----------------------------------------------------
@@ -385,11 +381,12 @@ def test_an_unexpected_failure_is_a_500_json_error_without_a_traceback(  # type:
 
 def test_an_error_in_the_middle_of_a_stream_ends_it_with_an_error_event(make_assistant) -> None:  # type: ignore[no-untyped-def]
     from assistant.errors import LLMError
+    from assistant.models import TextDelta
 
     assistant = make_assistant(api={"stream_drafts": True})
 
-    def failing_stream(question: str, **options: object) -> Iterator[str]:
-        yield "The model began to "
+    def failing_stream(question: object, **options: object) -> Iterator[TextDelta]:
+        yield TextDelta(text="The model began to ")
         raise LLMError("the LLM server went away (llm.base_url)")
 
     assistant.stream = failing_stream

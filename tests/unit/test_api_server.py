@@ -89,32 +89,21 @@ def test_api_settings_come_from_the_environment_and_hide_the_token(monkeypatch: 
     assert "env-token-123" not in repr(settings.api)
 
 
-@pytest.mark.parametrize("typed", [False, True])
 @pytest.mark.parametrize("drafts", [False, True])
-def test_answer_events_read_either_shape_of_the_assistant_stream(typed: bool, drafts: bool) -> None:
-    from dataclasses import dataclass
-
-    from assistant.api.streaming import AnswerReady, ChatQuery, TextDelta, answer_events
-    from assistant.models import Answer
-
-    @dataclass
-    class Delta:
-        text: str
-
-    @dataclass
-    class Ready:
-        answer: Answer
+def test_answer_events_stream_the_verified_answer_or_the_draft(drafts: bool) -> None:
+    from assistant.api.streaming import answer_events
+    from assistant.models import Answer, AnswerReady, Query, TextDelta
 
     final = Answer(question="q", text="Verified answer [1].")
 
     class FakeAssistant:
-        def stream(self, question: str, **options: object):  # type: ignore[no-untyped-def]
+        def stream(self, query: Query):  # type: ignore[no-untyped-def]
             for piece in ("Draft ", "answer [3]."):
-                yield Delta(piece) if typed else piece
-            yield Ready(final) if typed else final
+                yield TextDelta(text=piece)
+            yield AnswerReady(answer=final)
 
-    events = list(answer_events(FakeAssistant(), ChatQuery(question="q"), drafts=drafts))  # type: ignore[arg-type]
+    events = list(answer_events(FakeAssistant(), Query(question="q"), drafts=drafts))  # type: ignore[arg-type]
 
     texts = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert events[-1] == AnswerReady(final)
+    assert events[-1] == AnswerReady(answer=final)
     assert texts == ("Draft answer [3]." if drafts else "Verified answer [1].")
