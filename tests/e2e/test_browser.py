@@ -14,16 +14,6 @@ from tests.ui_server import running_app
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = REPO / "docs" / "screenshot.png"
 ANSWER_TIMEOUT_MS = 60_000
 
@@ -65,20 +55,6 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[App]:  #
     dataset.write_text("\n".join(json.dumps(r) for r in rows[:3]) + "\n", encoding="utf-8")
     with running_app(root, embedder, eval_dataset=dataset) as running:
         yield App(url=running.url, assistant=running.assistant, eval_dir=root / "eval")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, FINISHED
+from tests.e2e.test_browser import FINISHED
 from tests.ui_server import running_app
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.slow]
@@ -47,20 +47,6 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[object]:
         article.write_text(json.dumps(record) + "\n", encoding="utf-8")
         assert running.assistant.ingest([article]).added == 1
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_hostile_article_renders_inert_in_chat_sources_and_library(app, browser) -> None:  # type: ignore[no-untyped-def]
