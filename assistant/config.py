@@ -108,6 +108,15 @@ class AnswerSettings(BaseModel):
             "docs/evaluation.md."
         ),
     )
+    min_lead_terms: int = Field(
+        2,
+        ge=0,
+        description=(
+            "Distinct words of the question (dates aside) the best sentence must itself contain, when "
+            "the question has that many; fewer and the assistant abstains ('Who was Israel's defense "
+            "minister?' is not answered by a sentence naming only a civil-defense spokesman). 0 turns it off."
+        ),
+    )
     require_key_terms: bool = Field(
         True,
         description=(

@@ -31,6 +31,8 @@ def abstention_signals(answer: Answer) -> dict[str, Any]:
         "best_dense": round(assessment.best_dense, 4),
         "missing": assessment.missing,
         "off_year": assessment.off_year,
+        "lead_terms": assessment.lead_terms,
+        "question_terms": assessment.question_terms,
     }
 
 
@@ -38,6 +40,9 @@ def _abstains(signals: dict[str, Any], threshold: float, settings: AnswerSetting
     if signals.get("off_year") or (signals.get("missing") and settings.require_key_terms):
         return True
     if float(signals.get("best_dense") or 0.0) < settings.min_relevance:
+        return True
+    asked, led = int(signals.get("question_terms") or 0), int(signals.get("lead_terms") or 0)
+    if asked >= settings.min_lead_terms and led < settings.min_lead_terms:
         return True
     return float(signals.get("confidence") or 0.0) < threshold
 

@@ -161,3 +161,32 @@ def test_assessment_says_why_it_abstains() -> None:
     assert assessment.off_year and not assessment.answers(AnswerSettings())
     assessment, _ = assess("What did the union demand?", passages)
     assert assessment.answers(AnswerSettings()) and assessment.confidence >= AnswerSettings().min_coverage
+
+
+def test_abstains_when_the_best_sentence_shares_only_one_word_of_the_question() -> None:
+    # Near-topic: one sentence names a minister, the next a civil-defense spokesman; together they
+    # cover the question's words, but no sentence says who the defense minister was.
+    text = (
+        "The health minister toured the hospital on Tuesday. "
+        "Civil Defense spokesman Mahmoud Bassal said hundreds of wounded remained nearby."
+    )
+    passages = [_passage("d-0", "d", text, dt.date(2024, 3, 20), dense=0.5)]
+    assessment, _ = assess("Who was the defense minister in March 2024?", passages)
+    assert assessment.question_terms >= 2 and assessment.lead_terms == 1
+    assert assessment.confidence >= AnswerSettings().min_coverage  # the coverage gate alone would answer
+    assert "too few" in assessment.reason(AnswerSettings())
+    assert compose("Who was the defense minister in March 2024?", passages, AnswerSettings()).abstained
+    # the same passage answers a question it does cover, and the gate can be turned off
+    assert not compose("What did the civil defense spokesman say?", passages, AnswerSettings()).abstained
+    assert assessment.answers(AnswerSettings(min_lead_terms=0))
+
+
+def test_between_equal_sentences_the_better_retrieved_passage_leads() -> None:
+    # Same wording, one article from the week asked about (ranked first by retrieval), one older.
+    text = "The festival of lights drew large crowds to the temple."
+    old = _passage("o-0", "old", text, dt.date(2017, 10, 17))
+    new = _passage("n-0", "new", text, dt.date(2023, 10, 24))
+    old.score, new.score = 0.4, 1.2
+    answer = compose("Which festival drew large crowds to the temple?", [old, new], AnswerSettings())
+    assert not answer.abstained
+    assert answer.citations[0].article_id == "new"
