@@ -67,6 +67,15 @@ class RetrievalSettings(BaseModel):
     rerank: bool = Field(
         True, description="Rescore the best fused candidates (hybrid mode) with the second-stage reranker."
     )
+    window_sentences: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description=(
+            "Whole sentences of the article added before and after each retrieved passage (its "
+            "window): passages are matched small and returned in context. 0 returns them bare."
+        ),
+    )
     rerank_candidates: int = Field(40, ge=1, le=200, description="Fused candidates the reranker rescores.")
     time_weight: float = Field(
         1.0,
@@ -115,6 +124,15 @@ class AnswerSettings(BaseModel):
             "Distinct words of the question (dates aside) the best sentence must itself contain, when "
             "the question has that many; fewer and the assistant abstains ('Who was Israel's defense "
             "minister?' is not answered by a sentence naming only a civil-defense spokesman). 0 turns it off."
+        ),
+    )
+    min_lead_coverage: float = Field(
+        0.20,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Share of the question the best sentence must cover in its own words (min_coverage also "
+            "counts its neighbours and passage), or the assistant abstains. 0 turns it off."
         ),
     )
     require_key_terms: bool = Field(

@@ -23,12 +23,15 @@ from assistant.models import Article, ArticleRef, Filters, Passage
 from assistant.registry import Registry
 from assistant.rerank import Candidate, FeatureReranker, FeatureWeights, Reranker
 from assistant.store import VectorStore, date_key
+from assistant.text import sentence_spans
 from assistant.timeframe import TimeFrame, resolve, time_prior
 
 logger = logging.getLogger(__name__)
 
 # BM25 scores are read this deep so that dense-only candidates get theirs for the second stage.
 _LEXICAL_POOL = 1000
+# How far around a passage its window looks for whole sentences.
+_WINDOW_CHARS = 600
 
 
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int) -> dict[str, float]:
@@ -181,7 +184,41 @@ class Retriever:
             query_vec = self.embedder.embed_query(question)
         if query_vec is not None:
             self._fill_dense(chosen, dense, query_vec)
-        return [self._passage(pid, fused[pid], dense.get(pid), lexical.get(pid)) for pid in chosen]
+        spans = self._windows(chosen)
+        return [
+            self._passage(pid, spans[pid], fused[pid], dense.get(pid), lexical.get(pid)) for pid in chosen
+        ]
+
+    def _windows(self, chosen: list[str]) -> dict[str, tuple[int, int]]:
+        """Each chosen passage widened by ``retrieval.window_sentences`` whole sentences on each side.
+
+        Passages are indexed small, so that a match is precise, and returned in their context: the
+        sentence before often names who "he" is, the one after often holds the answer the matching
+        sentence leads up to. A window never reaches into another chosen passage of its article.
+        """
+        n = self.settings.window_sentences
+        cores = {pid: self._passage_article[pid] for pid in chosen}
+        if n == 0:
+            return {pid: (s, e) for pid, (_, s, e) in cores.items()}
+        out: dict[str, tuple[int, int]] = {}
+        for pid, (aid, start, end) in cores.items():
+            text = self._articles[aid].text
+            others = [(s, e) for other, (a, s, e) in cores.items() if a == aid and other != pid]
+            floor = max([e for s, e in others if e <= start], default=0)
+            ceiling = min([s for s, e in others if s >= end], default=len(text))
+            lo = max(floor, start - _WINDOW_CHARS)
+            before = sentence_spans(text, lo, start)
+            if lo > floor:
+                before = before[1:]  # the first one may begin before the reach
+            hi = min(ceiling, end + _WINDOW_CHARS)
+            after = sentence_spans(text, end, hi)
+            if hi < ceiling:
+                after = after[:-1]  # the last one may run past it
+            out[pid] = (
+                before[-min(n, len(before))][0] if before else start,
+                after[min(n, len(after)) - 1][1] if after else end,
+            )
+        return out
 
     def time_frame(self, question: str, as_of: dt.date | None) -> TimeFrame | None:
         """The frame the time prior uses, or None when the question gets no time prior.
@@ -263,8 +300,11 @@ class Retriever:
             for pid, vec in self.vectors.embeddings(missing).items():
                 dense[pid] = float(np.dot(vec, query_vec))
 
-    def _passage(self, pid: str, score: float, dense: float | None, lexical: float | None) -> Passage:
-        aid, start, end = self._passage_article[pid]
+    def _passage(
+        self, pid: str, span: tuple[int, int], score: float, dense: float | None, lexical: float | None
+    ) -> Passage:
+        aid = self._passage_article[pid][0]
+        start, end = span
         article = self._articles[aid]
         return Passage(
             **ArticleRef.of(article).model_dump(),

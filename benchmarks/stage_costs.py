@@ -92,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "stage_costs.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"{result['machine']}, load {result['load_average'][0]:.1f}; {stats['passages']} passages; "
-          f"{len(questions)} questions; peak RSS {result['peak_rss_mb']} MB")
+    print(
+        f"{result['machine']}, load {result['load_average'][0]:.1f}; {stats['passages']} passages; "
+        f"{len(questions)} questions; peak RSS {result['peak_rss_mb']} MB"
+    )
     print("| stage | p50 ms | p95 ms |\n| --- | ---: | ---: |")
     for name, v in result["ms"].items():
         print(f"| {name} | {v['p50']} | {v['p95']} |")

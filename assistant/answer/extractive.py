@@ -50,6 +50,10 @@ _RELATED = {
     "leav": ("left",),
 }
 _RELATED_WEIGHT = 0.6
+# A sentence opening with one of these takes its subject from the sentence before.
+_PRONOUNS = frozenset(
+    ["it", "its", "he", "his", "she", "her", "they", "their", "them", "this", "that", "these", "those"]
+)
 _MIN_WORDS = 5
 # How a sentence's coverage of the question is judged: its own words, its neighbours' (the sentence
 # before often names who "he" is), its whole passage's.
@@ -118,6 +122,7 @@ class Assessment:
     # distinct question terms (dates aside) in the best sentence itself, and in the question
     lead_terms: int = 0
     question_terms: int = 0
+    lead_own: float = 1.0  # coverage of the question by the best sentence's own words, 0..1
 
     def answers(self, settings: AnswerSettings) -> bool:
         return not self.reason(settings)
@@ -134,6 +139,8 @@ class Assessment:
             return "no sentence covers enough of the question"
         if self.question_terms >= settings.min_lead_terms and self.lead_terms < settings.min_lead_terms:
             return "the best sentence shares too few of the question's words"
+        if self.lead_own < settings.min_lead_coverage:
+            return "the best sentence covers too little of the question by itself"
         return ""
 
 
@@ -426,8 +433,18 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
     missing = [k for k in keys if not has[k]]
     # "Who was Israel's defense minister?" is not answered by a sentence that only says "Civil Defense".
     topical = [t for t in terms if not _is_date_term(t)]
-    lead = sum(1 for t in topical if _coverage([t], {t: 1.0}, top.words) or _compound_of(t, top.words))
-    return Assessment(top.coverage, best_dense, missing, False, lead, len(topical)), candidates
+    said = set(top.words)
+    if top.text.split(maxsplit=1)[0].lower().strip("\"'“‘(") in _PRONOUNS:
+        # "It will cost 3.2 million dollars": what "it" is, the sentence before says.
+        said |= set().union(
+            *(
+                c.words
+                for c in candidates
+                if c.passage.article_id == top.passage.article_id and 0 <= top.start - c.end <= 3
+            )
+        )
+    lead = sum(1 for t in topical if _coverage([t], {t: 1.0}, said) or _compound_of(t, said))
+    return Assessment(top.coverage, best_dense, missing, False, lead, len(topical), top.own), candidates
 
 
 def compose(question: str, passages: list[Passage], settings: AnswerSettings) -> Answer:

@@ -33,6 +33,7 @@ def abstention_signals(answer: Answer) -> dict[str, Any]:
         "off_year": assessment.off_year,
         "lead_terms": assessment.lead_terms,
         "question_terms": assessment.question_terms,
+        "lead_own": round(assessment.lead_own, 4),
     }
 
 
@@ -43,6 +44,8 @@ def _abstains(signals: dict[str, Any], threshold: float, settings: AnswerSetting
         return True
     asked, led = int(signals.get("question_terms") or 0), int(signals.get("lead_terms") or 0)
     if asked >= settings.min_lead_terms and led < settings.min_lead_terms:
+        return True
+    if float(signals.get("lead_own", 1.0)) < settings.min_lead_coverage:
         return True
     return float(signals.get("confidence") or 0.0) < threshold
 

@@ -1,9 +1,10 @@
 """Remove scraped-page noise from article text without touching the article's own sentences.
 
 Only whole lines are dropped, and only lines that are page furniture: ad markers, "Read more:" link
-lines, comment-section and sharing prompts, bare photo credits, and a caption or paragraph repeated
-immediately. Words inside kept lines are never changed (typographic quotes stay as they are), so
-quotes taken from the cleaned text are verbatim; only whitespace is normalised.
+lines, comment-section and sharing prompts, bare photo credits, the staff credit that closes a
+report ("… contributed to this report."), and a caption or paragraph repeated immediately. Words
+inside kept lines are never changed (typographic quotes stay as they are), so quotes taken from the
+cleaned text are verbatim; only whitespace is normalised.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ _PHOTO_CREDIT = re.compile(
     re.IGNORECASE,
 )
 _SHORT_PROMPT_MAX = 100  # longer lines are prose even when they start like a prompt
+# The staff credit that closes a report: "Jane Doe in Jeddah, Saudi Arabia, contributed to this report."
+# It names places the story is not about, and a question about them must not find them here.
+_CREDIT_LINE = re.compile(
+    r".{0,300}\bcontributed(?: reporting)? to (?:this|the) (?:report|story|article)\.?|"
+    r".{0,300}\bcontributed reporting(?: from .{1,80})?\.?",
+    re.IGNORECASE,
+)
 
 
 def normalize_whitespace(text: str) -> str:
@@ -72,7 +80,7 @@ def is_noise_line(line: str) -> bool:
         return False
     if len(line) <= _SHORT_PROMPT_MAX and _NOISE_LINE.fullmatch(line):
         return True
-    return bool(_PHOTO_CREDIT.fullmatch(line))
+    return bool(_PHOTO_CREDIT.fullmatch(line) or _CREDIT_LINE.fullmatch(line))
 
 
 def clean_text(text: str) -> str:

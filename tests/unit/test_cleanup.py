@@ -42,6 +42,9 @@ def paragraphs(text: str) -> list[str]:
         "Story Code : 123456",
         "(Jane Roe/Example Photos)",
         "(Pool via AP)",
+        "Jane Roe in Lisbon and John Doe in Porto, Portugal, contributed to this report.",
+        "Ann Smith reported from Oslo. Example News staff contributed to this story.",
+        "Wire services contributed reporting.",
     ],
 )
 def test_each_kind_of_noise_line_is_removed(noise: str) -> None:
@@ -60,6 +63,7 @@ def test_each_kind_of_noise_line_is_removed(noise: str) -> None:
         "in a report that runs to more than two hundred pages.",
         "(The figures do not include seasonal workers, the ministry said.)",
         "Copyright law was changed in 2019.",
+        "Heavy rain contributed to the flooding of the lower town, the report found.",
     ],
 )
 def test_prose_that_starts_like_a_prompt_is_kept(sentence: str) -> None:

@@ -190,3 +190,26 @@ def test_between_equal_sentences_the_better_retrieved_passage_leads() -> None:
     answer = compose("Which festival drew large crowds to the temple?", [old, new], AnswerSettings())
     assert not answer.abstained
     assert answer.citations[0].article_id == "new"
+
+
+def test_abstains_when_the_best_sentence_borrows_its_coverage_from_its_neighbours() -> None:
+    # "How many ...?": the sentence with a new number (16) scores on its neighbour's words alone.
+    text = (
+        "The militia launched a barrage of rockets at the border towns at dawn on Saturday. "
+        "The militia, which has held the valley for 16 years, says any truce would be temporary."
+    )
+    passages = [_passage("m-0", "m", text, dt.date(2024, 3, 20))]
+    question = "How many rockets did the militia launch at the border towns on Saturday?"
+    assessment, _ = assess(question, passages)
+    assert assessment.lead_own < AnswerSettings().min_lead_coverage <= assessment.confidence
+    only_coverage_rule = AnswerSettings(min_lead_terms=0)
+    assert "by itself" in assessment.reason(only_coverage_rule)
+    assert compose(question, passages, only_coverage_rule).abstained
+    assert not compose(question, passages, AnswerSettings(min_lead_terms=0, min_lead_coverage=0)).abstained
+
+
+def test_a_sentence_that_opens_with_a_pronoun_shares_the_words_of_the_one_before() -> None:
+    text = "The council voted to build a footbridge over the river. It will cost 3.2 million dollars."
+    passages = [_passage("b-0", "b", text, dt.date(2025, 5, 2))]
+    answer = compose("How much will the footbridge cost?", passages, AnswerSettings())
+    assert not answer.abstained and "3.2 million" in answer.text
