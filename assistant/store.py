@@ -1,4 +1,9 @@
-"""Dense passage vectors in Chroma, written and queried through llama-index's ChromaVectorStore."""
+"""Dense passage vectors in Chroma: written in llama-index's ChromaVectorStore layout, queried directly.
+
+Searches ask Chroma for ids and distances only; filters are resolved in process (the retriever's
+registry snapshot, assistant.catalogue) and a selective one is searched exactly over vectors held in
+memory (VectorCache). Chroma's own metadata filter is the last resort.
+"""
 
 from __future__ import annotations
 
