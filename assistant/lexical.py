@@ -290,7 +290,11 @@ class BM25Index:
             positive = np.flatnonzero(scores > 0)
         if allowed is None and articles is None and len(positive) > n:
             positive = positive[np.argpartition(-scores[positive], n - 1)[:n]]
-        for i in positive[np.argsort(-scores[positive], kind="stable")]:
+        ranked = positive[np.argsort(-scores[positive], kind="stable")]
+        if allowed is None:  # ids looked up in bulk, not one searchsorted per hit
+            ranked = ranked[:n]
+            return list(zip(ids.many(ranked), scores[ranked].tolist(), strict=True))
+        for i in ranked:
             if len(hits) >= n:
                 break
             pid = ids(int(i))
@@ -537,9 +541,26 @@ class BM25Index:
                     self._saved.discard(path.stem)
 
 
+class _Ids:
+    """Index into the concatenated documents of `segments` -> passage id (one, or many at once)."""
+
+    def __init__(self, segments: list[Segment]) -> None:
+        self.segments = segments
+        self.offsets = np.cumsum([0] + [len(s) for s in segments])
+
+    def __call__(self, i: int) -> str:
+        s = int(np.searchsorted(self.offsets, i, side="right")) - 1
+        return self.segments[s].ids[i - int(self.offsets[s])]
+
+    def many(self, indices: np.ndarray) -> list[str]:
+        which = np.searchsorted(self.offsets, indices, side="right") - 1
+        local = indices - self.offsets[which]
+        return [self.segments[s].ids[d] for s, d in zip(which.tolist(), local.tolist(), strict=True)]
+
+
 def _score(
     tokens: list[str], segments: list[Segment], dead: list[np.ndarray]
-) -> tuple[np.ndarray | None, Callable[[int], str]]:
+) -> tuple[np.ndarray | None, _Ids]:
     """BM25 scores of every document of every segment (concatenated), and index -> passage id."""
     postings: list[list[tuple[np.ndarray, np.ndarray]]] = []  # [token][segment] live postings
     df: list[int] = []
@@ -560,7 +581,7 @@ def _score(
         postings.append(per_segment)
         df.append(count)
     if not any(df):
-        return None, lambda i: ""
+        return None, _Ids(segments)
     n_docs = 0
     total_length = 0
     for segment, mask in zip(segments, dead, strict=True):
@@ -578,10 +599,4 @@ def _score(
                 continue
             norm = K1 * ((1 - B) + B * segment.lengths[docs] / avg_length)
             scores[docs] += (idf * (tfs / (norm + tfs))).astype(np.float32)
-    offsets = np.cumsum([0] + [len(s) for s in segments])
-
-    def pid(i: int) -> str:
-        s = int(np.searchsorted(offsets, i, side="right")) - 1
-        return segments[s].ids[i - int(offsets[s])]
-
-    return np.concatenate(per_segment_scores), pid
+    return np.concatenate(per_segment_scores), _Ids(segments)
