@@ -1,9 +1,9 @@
 """Question answering over news articles, with inline citations to dated passages.
 
-from assistant import Assistant, Settings
-assistant = Assistant(Settings(data_dir="..."))
-assistant.ingest(["articles/"])
-answer = assistant.ask("What did Hamas demand?")
+    from assistant import Assistant, Settings
+    assistant = Assistant(Settings(data_dir="..."))
+    assistant.ingest(["articles/"])
+    answer = assistant.ask("What did Hamas demand?")
 """
 
 from assistant.config import Settings

@@ -179,7 +179,9 @@ class UISettings(BaseModel):
 class ApiSettings(BaseModel):
     """The HTTP API (``assistant api``, ``assistant serve``) and its limits."""
 
-    host: str = Field("127.0.0.1", description="Interface to bind; any other than loopback needs api.token.")
+    host: str = Field(
+        "127.0.0.1", description="Interface to bind; any other than loopback needs api.token."
+    )
     port: int = Field(8000, ge=1, le=65535, description="Port of `assistant api`.")
     token: SecretStr | None = Field(
         None, description="Bearer token every /v1 request must carry; never logged."
@@ -203,7 +205,6 @@ class ApiSettings(BaseModel):
         if self.token is not None and self.token.get_secret_value():
             return self.token.get_secret_value()
         return None
-
 
 class ReliabilitySettings(BaseModel):
     lock_timeout: float = Field(

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-
 class Assistant:
     """Ingests articles and answers questions about them with cited passages.
 
