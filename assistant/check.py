@@ -107,8 +107,14 @@ def repair_library(assistant: Assistant) -> CheckReport:
     redo = report.missing_vectors + report.stale_vectors
     if redo:
         _embed_again(assistant, set(redo))
+    if doomed or redo:
+        # A new generation with no article changed: every reader drops the vectors it holds in memory
+        # (assistant.catalogue, VectorStore.cache); the BM25 manifest follows it to that generation.
+        assistant.registry.touch()
     if report.bm25_problem:
         assistant.bm25.rebuild_from_registry()
+    elif doomed or redo:
+        assistant.bm25.refresh()
     report.repaired = True
     logger.info("repair: %s", report.summary())
     return report

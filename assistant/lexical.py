@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,9 +78,30 @@ class Segment:
     docs: np.ndarray  # int32
     tfs: np.ndarray  # float32
     vocab: dict[str, int] = field(init=False)
+    _by_article: tuple[dict[str, int], np.ndarray] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.vocab = {t: i for i, t in enumerate(self.terms)}
+
+    def article_mask(self, articles: Collection[str]) -> np.ndarray:
+        """Which documents belong to one of `articles` (bool per document)."""
+        if self._by_article is None:  # built once per segment (segments are immutable)
+            codes: dict[str, int] = {}
+            column = np.fromiter(
+                (codes.setdefault(a, len(codes)) for a in self.articles),
+                dtype=np.int32,
+                count=len(self.articles),
+            )
+            self._by_article = (codes, column)
+        codes, column = self._by_article
+        wanted = np.zeros(len(codes) + 1, dtype=bool)
+        if len(articles) < len(codes):
+            hits = [codes[a] for a in articles if a in codes]
+        else:
+            allowed = articles if isinstance(articles, (set, frozenset, dict)) else set(articles)
+            hits = [c for a, c in codes.items() if a in allowed]
+        wanted[hits] = True
+        return wanted[column]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -240,11 +261,14 @@ class BM25Index:
         allowed: Callable[[str], bool] | None = None,
         generation: int | None = None,
         corpus: Callable[[], list[tuple[str, str]]] | None = None,
+        articles: Collection[str] | None = None,
     ) -> list[tuple[str, float]]:
         """(passage id, BM25 score), best first, only passages with a positive score.
 
         `generation` is the registry generation the caller has seen; the index catches up to it first
         (in memory: readers never write). `corpus` is only used by an index without a registry.
+        `articles` keeps only passages of those articles (a numpy mask: cheap however selective);
+        `allowed` is asked about each passage in score order until n pass.
         """
         self._catch_up(generation, corpus, persist=False)
         tokens = tokenize(query)
@@ -256,10 +280,21 @@ class BM25Index:
         if scores is None:
             return []
         hits: list[tuple[str, float]] = []
-        positive = np.flatnonzero(scores > 0)
-        if allowed is None and len(positive) > n:
+        if articles is not None:
+            scores = np.where(np.concatenate([s.article_mask(articles) for s in segments]), scores, 0)
+            positive = np.flatnonzero(scores > 0)
+            if len(positive) > n:  # the n best, ties in index order: what a full stable sort gives
+                cut = np.partition(scores[positive], len(positive) - n)[len(positive) - n]
+                positive = positive[scores[positive] >= cut]
+        else:
+            positive = np.flatnonzero(scores > 0)
+        if allowed is None and articles is None and len(positive) > n:
             positive = positive[np.argpartition(-scores[positive], n - 1)[:n]]
-        for i in positive[np.argsort(-scores[positive], kind="stable")]:
+        ranked = positive[np.argsort(-scores[positive], kind="stable")]
+        if allowed is None:  # ids looked up in bulk, not one searchsorted per hit
+            ranked = ranked[:n]
+            return list(zip(ids.many(ranked), scores[ranked].tolist(), strict=True))
+        for i in ranked:
             if len(hits) >= n:
                 break
             pid = ids(int(i))
@@ -506,9 +541,26 @@ class BM25Index:
                     self._saved.discard(path.stem)
 
 
+class _Ids:
+    """Index into the concatenated documents of `segments` -> passage id (one, or many at once)."""
+
+    def __init__(self, segments: list[Segment]) -> None:
+        self.segments = segments
+        self.offsets = np.cumsum([0] + [len(s) for s in segments])
+
+    def __call__(self, i: int) -> str:
+        s = int(np.searchsorted(self.offsets, i, side="right")) - 1
+        return self.segments[s].ids[i - int(self.offsets[s])]
+
+    def many(self, indices: np.ndarray) -> list[str]:
+        which = np.searchsorted(self.offsets, indices, side="right") - 1
+        local = indices - self.offsets[which]
+        return [self.segments[s].ids[d] for s, d in zip(which.tolist(), local.tolist(), strict=True)]
+
+
 def _score(
     tokens: list[str], segments: list[Segment], dead: list[np.ndarray]
-) -> tuple[np.ndarray | None, Callable[[int], str]]:
+) -> tuple[np.ndarray | None, _Ids]:
     """BM25 scores of every document of every segment (concatenated), and index -> passage id."""
     postings: list[list[tuple[np.ndarray, np.ndarray]]] = []  # [token][segment] live postings
     df: list[int] = []
@@ -529,7 +581,7 @@ def _score(
         postings.append(per_segment)
         df.append(count)
     if not any(df):
-        return None, lambda i: ""
+        return None, _Ids(segments)
     n_docs = 0
     total_length = 0
     for segment, mask in zip(segments, dead, strict=True):
@@ -547,10 +599,4 @@ def _score(
                 continue
             norm = K1 * ((1 - B) + B * segment.lengths[docs] / avg_length)
             scores[docs] += (idf * (tfs / (norm + tfs))).astype(np.float32)
-    offsets = np.cumsum([0] + [len(s) for s in segments])
-
-    def pid(i: int) -> str:
-        s = int(np.searchsorted(offsets, i, side="right")) - 1
-        return segments[s].ids[i - int(offsets[s])]
-
-    return np.concatenate(per_segment_scores), pid
+    return np.concatenate(per_segment_scores), _Ids(segments)

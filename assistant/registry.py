@@ -149,6 +149,41 @@ class Registry:
                 'SELECT id, article_id, start, "end" FROM passages ORDER BY article_id, seq'
             ).fetchall()
 
+    def articles_with_ids(self, article_ids: list[str]) -> list[Article]:
+        """The articles with these ids (those that exist), in no particular order."""
+        found: list[Article] = []
+        with self._lock:
+            for i in range(0, len(article_ids), 500):
+                chunk = article_ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", chunk
+                ).fetchall()
+                found.extend(_article(r) for r in rows)
+        return found
+
+    def spans(self, article_ids: list[str]) -> list[tuple[str, str, int, int]]:
+        """(passage id, article id, start, end) of the given articles' passages, in order."""
+        rows: list[tuple[str, str, int, int]] = []
+        with self._lock:
+            for i in range(0, len(article_ids), 500):
+                chunk = article_ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows.extend(
+                    self._db.execute(
+                        f'SELECT id, article_id, start, "end" FROM passages WHERE article_id IN ({marks}) '
+                        "ORDER BY article_id, seq",
+                        chunk,
+                    ).fetchall()
+                )
+        return rows
+
+    def touch(self) -> None:
+        """Bump the generation without changing an article: tells every reader to drop what it caches
+        beyond the articles themselves (``check --repair`` rewrote vectors)."""
+        with self.transaction():
+            pass
+
     def versions(self) -> dict[str, str]:
         """Article id -> content hash of every article: what the BM25 index diffs itself against."""
         with self._lock:

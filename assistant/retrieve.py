@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from assistant.catalogue import Catalogue, PassageFilter
 from assistant.config import RetrievalSettings
 from assistant.embedding import Embedder
 from assistant.lexical import BM25Index
 from assistant.models import Article, ArticleRef, Filters, Passage
 from assistant.registry import Registry
 from assistant.rerank import Candidate, FeatureReranker, FeatureWeights, Reranker
-from assistant.store import VectorStore, date_key
+from assistant.store import VectorStore
 from assistant.text import sentence_spans
 from assistant.timeframe import TimeFrame, resolve, time_prior
 
@@ -89,9 +90,13 @@ class Retriever:
         self.vectors = vectors
         self.bm25 = bm25
         self.embedder = embedder
-        self._articles: dict[str, Article] = {}
-        self._passage_article: dict[str, tuple[str, int, int]] = {}
+        # The registry as this process last read it (assistant.catalogue): swapped whole on refresh.
+        self._catalogue = Catalogue()
+        self._articles: dict[str, Article] = self._catalogue.articles
+        self._passage_article: dict[str, tuple[str, int, int]] = self._catalogue.passages
         self._generation = -1
+        # Filtered dense search asks this retriever which passages pass (no Chroma metadata filter).
+        vectors.resolve_filters = self._filter_fn
         # One retrieval sees one generation of the caches: without this, a refresh by another thread
         # (an ingest or delete finishing) swapped them mid-retrieval and raised KeyError
         # (found by tests/reliability/test_concurrency.py).
@@ -291,7 +296,12 @@ class Retriever:
     ) -> list[tuple[str, float]]:
         # the cached generation, not the registry's: a retrieval must not refresh the caches half-way;
         # the index may still be ahead of them, so its newer passages are dropped here
-        hits = self.bm25.search(question, n, allowed, self._generation, self._bm25_corpus)
+        if isinstance(allowed, PassageFilter):  # a numpy mask over the index, not a call per passage
+            hits = self.bm25.search(
+                question, n, None, self._generation, self._bm25_corpus, articles=allowed.articles
+            )
+        else:
+            hits = self.bm25.search(question, n, allowed, self._generation, self._bm25_corpus)
         return [(pid, s) for pid, s in hits if pid in self._passage_article]
 
     def _fill_dense(self, pids: list[str], dense: dict[str, float], query_vec: np.ndarray) -> None:
@@ -317,38 +327,33 @@ class Retriever:
             bm25_score=lexical,
         )
 
-    def _filter_fn(self, filters: Filters) -> Callable[[str], bool]:
-        since, until = date_key(filters.since), date_key(filters.until)
-        sources, ids = set(filters.sources), set(filters.article_ids)
-
-        def allowed(pid: str) -> bool:
-            if pid not in self._passage_article:  # newer than this retrieval's caches
-                return False
-            article = self._articles[self._passage_article[pid][0]]
-            day = date_key(article.published)
-            if (since and day < since) or (until and not 0 < day <= until):
-                return False
-            if sources and article.source not in sources:
-                return False
-            return not (ids and article.id not in ids)
-
-        return allowed
+    def _filter_fn(self, filters: Filters) -> PassageFilter:
+        """The passages of the cached snapshot that pass `filters`: callable as ``allowed(pid)``, with
+        ``.articles`` (the allowed article ids) and ``.passages`` (their passage ids)."""
+        with self._cache_lock:
+            if self._generation == -1:  # asked before any retrieval (a direct dense search)
+                self._refresh()
+            return self._catalogue.filter(filters)
 
     def _bm25_corpus(self) -> list[tuple[str, str]]:
         return [(pid, self._articles[aid].text[s:e]) for pid, (aid, s, e) in self._passage_article.items()]
 
     def _refresh(self) -> None:
-        """Reload the article cache when another ingest or delete (in any process) changed the registry."""
-        generation = self.registry.generation()
-        if generation == self._generation:
-            return
-        articles = {a.id: a for a in self.registry.articles()}
-        # Two reads, and a writer may commit between them: keep only passages of articles read.
-        self._passage_article = {
-            pid: (aid, s, e) for pid, aid, s, e in self.registry.all_passages() if aid in articles
-        }
-        self._articles = articles
-        self._generation = generation
+        """Bring the article cache up to the registry when another ingest or delete (in any process)
+        changed it: only the articles added or changed since are read (assistant.catalogue)."""
+        with self._cache_lock:
+            catalogue, change = self._catalogue.refreshed(self.registry)
+            if catalogue is self._catalogue:
+                return
+            # Cached vectors never outlive the article version they were read for.
+            if change.full or change.empty:  # first read, or a repair rewrote vectors
+                self.vectors.forget_all()
+            else:
+                self.vectors.forget(change.stale_passages)
+            self._catalogue = catalogue
+            self._articles = catalogue.articles
+            self._passage_article = catalogue.passages
+            self._generation = catalogue.generation
 
     def rebuild_lexical(self) -> None:
         """Bring the BM25 index up to the registry (incrementally) and persist it."""
