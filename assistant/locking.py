@@ -113,6 +113,7 @@ def write_session(assistant: Assistant, operation: str) -> Iterator[None]:
     data_dir = Path(assistant.settings.data_dir)
     marker = data_dir / IN_PROGRESS_FILE
     with WriteLock(data_dir, assistant.settings.reliability.lock_timeout, operation):
+        assistant.retriever.sync_store()
         if marker.exists():
             _recover(assistant, marker)
         _write_marker(marker, operation)

@@ -49,6 +49,7 @@ class Registry:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._own_generations: set[int] = set()  # generations this object's commits produced
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -63,8 +64,10 @@ class Registry:
                 "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
                 "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
             )
+            ours = int(self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
             failpoint("registry.commit")  # crash tests: die with the transaction open
             self._db.execute("COMMIT")
+            self._own_generations.add(ours)
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -76,6 +79,12 @@ class Registry:
                 yield
             finally:
                 self._db.execute("COMMIT")
+
+    def written_elsewhere(self, since: int, until: int) -> bool:
+        """Whether a commit after generation `since`, up to `until`, came from another Registry (in
+        practice another process): what this process's own caches of the library cannot have seen."""
+        with self._lock:
+            return any(g not in self._own_generations for g in range(since + 1, until + 1))
 
     def generation(self) -> int:
         with self._lock:

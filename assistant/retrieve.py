@@ -95,6 +95,8 @@ class Retriever:
         self._articles: dict[str, Article] = self._catalogue.articles
         self._passage_article: dict[str, tuple[str, int, int]] = self._catalogue.passages
         self._generation = -1
+        # The registry generation the vector store's view is known to include (it was opened now).
+        self._store_generation = registry.generation()
         # Filtered dense search asks this retriever which passages pass (no Chroma metadata filter).
         vectors.resolve_filters = self._filter_fn
         # One retrieval sees one generation of the caches: without this, a refresh by another thread
@@ -350,10 +352,23 @@ class Retriever:
                 self.vectors.forget_all()
             else:
                 self.vectors.forget(change.stale_passages)
+            self._sync_store(catalogue.generation)
             self._catalogue = catalogue
             self._articles = catalogue.articles
             self._passage_article = catalogue.passages
             self._generation = catalogue.generation
+
+    def sync_store(self) -> None:
+        """Before this process writes vectors: make an embedded store see other processes' writes, so
+        that it neither misses their vectors nor writes its index back without them."""
+        with self._cache_lock:
+            self._sync_store(self.registry.generation())
+
+    def _sync_store(self, generation: int) -> None:
+        # An embedded Chroma does not follow another process's writes: open it afresh.
+        if self.vectors.embedded and self.registry.written_elsewhere(self._store_generation, generation):
+            self.vectors.reopen()
+        self._store_generation = generation
 
     def rebuild_lexical(self) -> None:
         """Bring the BM25 index up to the registry (incrementally) and persist it."""

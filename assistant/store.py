@@ -45,28 +45,56 @@ class VectorStore:
     """The passage vectors of one library: an embedded Chroma in data_dir, or a Chroma server."""
 
     def __init__(self, directory: Path, settings: StoreSettings | None = None) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         settings = settings or StoreSettings()
         self._lock = threading.RLock()
-        self._client = _client(directory, settings)
-        where = settings.chroma_url or str(directory)
+        self._directory, self._settings = directory, settings
         self._server = settings.chroma_url
-        try:
-            # Embeddings are always supplied by us: no embedding function, so Chroma never downloads one.
-            self._collection = self._client.get_or_create_collection(
-                settings.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
-            )
-        except Exception as e:
-            raise StoreError(
-                f"cannot open the Chroma collection {settings.collection!r} at {where}: {e}"
-            ) from e
-        self._store = ChromaVectorStore(chroma_collection=self._collection)
+        self._open()
         self.guard: LibraryGuard | None = None
         # Set by the retriever: Filters -> the passages of its registry snapshot that pass them.
         self.resolve_filters: Callable[[Filters], PassageFilter] | None = None
         self.cache = VectorCache()
         self._gathered: tuple[Sequence[str], int, list[str], np.ndarray] | None = None
+
+    def _open(self) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self._client = _client(self._directory, self._settings)
+        where = self._settings.chroma_url or str(self._directory)
+        try:
+            # Embeddings are always supplied by us: no embedding function, so Chroma never downloads one.
+            self._collection = self._client.get_or_create_collection(
+                self._settings.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+        except Exception as e:
+            raise StoreError(
+                f"cannot open the Chroma collection {self._settings.collection!r} at {where}: {e}"
+            ) from e
+        self._store = ChromaVectorStore(chroma_collection=self._collection)
+
+    @property
+    def embedded(self) -> bool:
+        """The vectors live in data_dir (a PersistentClient), not in a Chroma server."""
+        return not self._server
+
+    def reopen(self) -> None:
+        """Open the embedded Chroma directory afresh, to see what another process wrote to it.
+
+        An embedded client keeps its index in memory and does not follow other processes' writes: it
+        misses their new vectors in a search and fails on a read of their ids ("Error finding id").
+        Only a client of this process that shares the directory keeps the old view alive (Chroma
+        shares one system per path in a process); a server needs none of this.
+        """
+        if not self.embedded:
+            return
+        with self._lock:
+            close = getattr(self._client, "close", None)
+            if close is not None:
+                close()
+            self._open()
+            self._gathered = None
+            self.cache.clear()
+        logger.info("reopened %s to see another process's writes", self._directory)
 
     def guard_with(self, signature: EmbeddingSignature, path: Path) -> None:
         """Refuse, from now on, vectors of another embedding model or precision than the library's."""

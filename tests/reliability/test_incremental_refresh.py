@@ -2,8 +2,9 @@
 
 The reader's article cache (assistant.catalogue) and the vectors it holds in memory for filtered
 search must end up exactly where a fresh process would be: the registry's passages, nothing older.
-Processes that share a library share its vectors through a Chroma server (docs/performance.md, "Chroma
-as a server"): an embedded Chroma client does not see another process's writes (docs/reliability.md).
+The first test shares the vectors through a Chroma server (docs/performance.md, "Chroma as a
+server"); the second shares an embedded Chroma directory, whose client does not follow another
+process's writes until the reader opens it afresh (VectorStore.reopen, docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -126,3 +127,39 @@ def test_a_reader_follows_another_processs_writes_incrementally(  # type: ignore
     finally:
         Catalogue.refreshed = refreshed  # type: ignore[method-assign]
     assert len(reader.retriever._passage_article) <= store_module.EXACT_MAX  # exact search was tested
+
+
+def test_an_embedded_reader_sees_another_processs_ingest_and_writes_after_it(  # type: ignore[no-untyped-def]
+    make_assistant, tmp_path: Path
+) -> None:
+    """`assistant serve` on an embedded library while `assistant ingest` runs in another terminal."""
+    data_dir = tmp_path / "data"
+    make_articles(tmp_path / "a", 6)
+    reader = make_assistant(data_dir=data_dir)
+    assert reader.ingest([tmp_path / "a"]).ok
+    question = "What did the council of Quillby decide about the bakery?"
+    assert reader.ask(question).citations  # the reader's Chroma client is open and has searched
+
+    make_articles(tmp_path / "b", 6, version=2)
+    other = run_cli(data_dir, "ingest", "--json", str(tmp_path / "b"))
+    assert other.returncode == 0, other.stderr
+    new_ids = {a.id for a in reader.registry.articles() if "(edition 2)" in a.title}
+    assert len(new_ids) == 6
+
+    # Every mode finds the other process's passages, and reading their vectors does not fail.
+    for mode in ("dense", "bm25", "hybrid"):
+        found = {p.article_id for p in reader.retrieve("edition 2 council notice", k=12, mode=mode)}
+        assert found & new_ids, mode
+    answer = reader.ask("What did the council of Quillby decide about the bakery in year 2032?")
+    assert not answer.abstained and {c.article_id for c in answer.citations} <= new_ids | {
+        a.id for a in reader.registry.articles()
+    }
+
+    # The reader then writes itself: nothing the other process stored is lost.
+    make_articles(tmp_path / "c", 3, version=3)
+    assert reader.ingest([tmp_path / "c"]).ok
+    passages = {pid for pid, *_ in reader.registry.all_passages()}
+    stored = set(reader.vectors.ids())
+    assert stored == passages
+    check = run_cli(data_dir, "check", "--json")
+    assert check.returncode == 0, check.stdout + check.stderr
