@@ -14,9 +14,11 @@ allowed articles, for the BM25 side's numpy mask, and their passages, for the de
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from assistant.models import Article, Filters
@@ -81,6 +83,11 @@ class Catalogue:
     passages: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # pid -> (aid, start, end)
     by_article: dict[str, tuple[str, ...]] = field(default_factory=dict)  # aid -> its pids, in order
     _filters: dict[tuple, PassageFilter] = field(default_factory=dict, repr=False)  # type: ignore[type-arg]
+
+    @cached_property
+    def newest(self) -> dt.date | None:
+        """The latest publication date among the articles (what "this week" means without as_of)."""
+        return max((a.published for a in self.articles.values() if a.published), default=None)
 
     def refreshed(self, registry: Registry) -> tuple[Catalogue, Change]:
         """This catalogue brought up to the registry: self when nothing changed, else a new one."""

@@ -235,7 +235,7 @@ class Retriever:
         """
         if as_of is not None:
             return resolve(question, as_of)
-        newest = max((a.published for a in self._articles.values() if a.published), default=None)
+        newest = self._catalogue.newest
         frame = resolve(question, newest or dt.date.today())
         return frame if frame.expression else None
 
