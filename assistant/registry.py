@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from assistant.failpoints import failpoint
 from assistant.models import Article
@@ -160,32 +161,16 @@ class Registry:
 
     def articles_with_ids(self, article_ids: list[str]) -> list[Article]:
         """The articles with these ids (those that exist), in no particular order."""
-        found: list[Article] = []
-        with self._lock:
-            for i in range(0, len(article_ids), 500):
-                chunk = article_ids[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", chunk
-                ).fetchall()
-                found.extend(_article(r) for r in rows)
-        return found
+        rows = self._rows_for(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({{marks}})", article_ids)
+        return [_article(r) for r in rows]
 
     def spans(self, article_ids: list[str]) -> list[tuple[str, str, int, int]]:
         """(passage id, article id, start, end) of the given articles' passages, in order."""
-        rows: list[tuple[str, str, int, int]] = []
-        with self._lock:
-            for i in range(0, len(article_ids), 500):
-                chunk = article_ids[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows.extend(
-                    self._db.execute(
-                        f'SELECT id, article_id, start, "end" FROM passages WHERE article_id IN ({marks}) '
-                        "ORDER BY article_id, seq",
-                        chunk,
-                    ).fetchall()
-                )
-        return rows
+        return self._rows_for(
+            'SELECT id, article_id, start, "end" FROM passages WHERE article_id IN ({marks}) '
+            "ORDER BY article_id, seq",
+            article_ids,
+        )
 
     def touch(self) -> None:
         """Bump the generation without changing an article: tells every reader to drop what it caches
@@ -200,20 +185,22 @@ class Registry:
 
     def passage_texts(self, article_ids: list[str]) -> list[tuple[str, str, str]]:
         """(passage id, article id, passage text) of the given articles' passages, in order."""
-        rows: list[tuple[str, str, str]] = []
+        # substr counts characters, as Python's slicing does; SQLite's is 1-based.
+        return self._rows_for(
+            'SELECT p.id, p.article_id, substr(a.text, p.start + 1, p."end" - p.start) '
+            "FROM passages p JOIN articles a ON a.id = p.article_id "
+            "WHERE p.article_id IN ({marks}) ORDER BY p.article_id, p.seq",
+            article_ids,
+        )
+
+    def _rows_for(self, sql: str, ids: list[str]) -> list[Any]:
+        """The rows of `sql` for these ids, 500 at a time (SQLite's limit on bound variables); the
+        query names the placeholders' place as ``{marks}``. Ordering holds within each 500."""
+        rows: list[Any] = []
         with self._lock:
-            for i in range(0, len(article_ids), 500):
-                chunk = article_ids[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                # substr counts characters, as Python's slicing does; SQLite's is 1-based.
-                rows.extend(
-                    self._db.execute(
-                        'SELECT p.id, p.article_id, substr(a.text, p.start + 1, p."end" - p.start) '
-                        "FROM passages p JOIN articles a ON a.id = p.article_id "
-                        f"WHERE p.article_id IN ({marks}) ORDER BY p.article_id, p.seq",
-                        chunk,
-                    ).fetchall()
-                )
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                rows.extend(self._db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk).fetchall())
         return rows
 
     def counts(self) -> tuple[int, int]:
