@@ -201,7 +201,8 @@ class Retriever:
 
         Passages are indexed small, so that a match is precise, and returned in their context: the
         sentence before often names who "he" is, the one after often holds the answer the matching
-        sentence leads up to. A window never reaches into another chosen passage of its article.
+        sentence leads up to. A window does not reach past another chosen passage of its article that
+        lies wholly before or after it.
         """
         n = self.settings.window_sentences
         cores = {pid: self._passage_article[pid] for pid in chosen}
@@ -211,6 +212,9 @@ class Retriever:
         for pid, (aid, start, end) in cores.items():
             text = self._articles[aid].text
             others = [(s, e) for other, (a, s, e) in cores.items() if a == aid and other != pid]
+            # Only passages wholly before or after this one bound it: one that overlaps it (chunking
+            # repeats a sentence) does not, since stopping there cost the top passage its context
+            # (RealTime QA top passage 0.609 -> 0.587).
             floor = max([e for s, e in others if e <= start], default=0)
             ceiling = min([s for s, e in others if s >= end], default=len(text))
             lo = max(floor, start - _WINDOW_CHARS)
