@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from assistant.answer.extractive import assess
+from assistant.answer.extractive import Assessment, assess
 from assistant.config import AnswerSettings
 from assistant.models import Answer
 
@@ -38,16 +38,18 @@ def abstention_signals(answer: Answer) -> dict[str, Any]:
 
 
 def _abstains(signals: dict[str, Any], threshold: float, settings: AnswerSettings) -> bool:
-    if signals.get("off_year") or (signals.get("missing") and settings.require_key_terms):
-        return True
-    if float(signals.get("best_dense") or 0.0) < settings.min_relevance:
-        return True
-    asked, led = int(signals.get("question_terms") or 0), int(signals.get("lead_terms") or 0)
-    if asked >= settings.min_lead_terms and led < settings.min_lead_terms:
-        return True
-    if float(signals.get("lead_own", 1.0)) < settings.min_lead_coverage:
-        return True
-    return float(signals.get("confidence") or 0.0) < threshold
+    """The composer's own decision (``Assessment.reason``) on recorded signals, at another coverage
+    threshold. Rows written before a signal existed lack it and skip that rule."""
+    assessment = Assessment(
+        confidence=float(signals.get("confidence") or 0.0),
+        best_dense=float(signals.get("best_dense") or 0.0),
+        missing=list(signals.get("missing") or []),
+        off_year=bool(signals.get("off_year")),
+        lead_terms=int(signals.get("lead_terms") or 0),
+        question_terms=int(signals.get("question_terms") or 0),
+        lead_own=float(signals.get("lead_own", 1.0)),
+    )
+    return not assessment.answers(settings.model_copy(update={"min_coverage": threshold}))
 
 
 def curve(
