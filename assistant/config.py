@@ -135,6 +135,14 @@ class AnswerSettings(BaseModel):
             "counts its neighbours and passage), or the assistant abstains. 0 turns it off."
         ),
     )
+    require_lead_action: bool = Field(
+        True,
+        description=(
+            "Abstain when the best sentence says none of the question's words outside its names and "
+            "does not name the question's first name: 'What did Hamas demand from Saudi Arabia?' is "
+            "not answered by a sentence that names Saudi Arabia but neither Hamas nor a demand."
+        ),
+    )
     require_key_terms: bool = Field(
         True,
         description=(
@@ -206,9 +214,7 @@ class UISettings(BaseModel):
 class ApiSettings(BaseModel):
     """The HTTP API (``assistant api``, ``assistant serve``) and its limits."""
 
-    host: str = Field(
-        "127.0.0.1", description="Interface to bind; any other than loopback needs api.token."
-    )
+    host: str = Field("127.0.0.1", description="Interface to bind; any other than loopback needs api.token.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `assistant api`.")
     token: SecretStr | None = Field(
         None, description="Bearer token every /v1 request must carry; never logged."
@@ -232,6 +238,7 @@ class ApiSettings(BaseModel):
         if self.token is not None and self.token.get_secret_value():
             return self.token.get_secret_value()
         return None
+
 
 class ReliabilitySettings(BaseModel):
     lock_timeout: float = Field(

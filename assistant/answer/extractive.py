@@ -6,12 +6,15 @@ in its neighbourhood and in its passage) and by its passage's dense similarity. 
 leads. Another sentence joins it only when it says something the answer does not say yet and is
 nearly as good an answer: from the same article, or from another article when that article adds a
 different fact or a different date — never as padding. Sentences are grouped by article, oldest
-first, each quoted verbatim with an inline [n] pointing at its passage.
+first (a single-fact answer opens with its lead's article), each quoted verbatim with an inline [n]
+pointing at its passage.
 
 It abstains when the library does not answer: no passage is close enough to the question, no
-sentence covers enough of it, or a key term of the question (a name, a place, a number, a year) is
+sentence covers enough of it, a key term of the question (a name, a place, a number, a year) is
 found in no retrieved passage — "What did Hamas demand from Saudi Arabia?" over articles that never
-name Saudi Arabia. ``assess`` exposes that decision's inputs for calibration.
+name Saudi Arabia — or the best sentence names only the question's other names ("… after stops in
+Saudi Arabia and Egypt": neither Hamas nor a demand). ``assess`` exposes that decision's inputs for
+calibration.
 """
 
 from __future__ import annotations
@@ -123,6 +126,12 @@ class Assessment:
     lead_terms: int = 0
     question_terms: int = 0
     lead_own: float = 1.0  # coverage of the question by the best sentence's own words, 0..1
+    # the question's words outside its names ("demand" in "What did Hamas demand from Saudi
+    # Arabia?"), how many of them the best sentence itself says, and whether it names the first
+    # name of the question (most often who the question is about: "Hamas")
+    action_terms: int = 0
+    lead_action: int = 0
+    lead_subject: bool = True
 
     def answers(self, settings: AnswerSettings) -> bool:
         return not self.reason(settings)
@@ -141,6 +150,13 @@ class Assessment:
             return "the best sentence shares too few of the question's words"
         if self.lead_own < settings.min_lead_coverage:
             return "the best sentence covers too little of the question by itself"
+        if (
+            settings.require_lead_action
+            and self.action_terms
+            and not self.lead_action
+            and not self.lead_subject
+        ):
+            return "the best sentence names what the question names, not what it asks about"
         return ""
 
 
@@ -434,17 +450,34 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
     # "Who was Israel's defense minister?" is not answered by a sentence that only says "Civil Defense".
     topical = [t for t in terms if not _is_date_term(t)]
     said = set(top.words)
+    said_text = top.text
     if top.text.split(maxsplit=1)[0].lower().strip("\"'“‘(") in _PRONOUNS:
         # "It will cost 3.2 million dollars": what "it" is, the sentence before says.
-        said |= set().union(
-            *(
-                c.words
-                for c in candidates
-                if c.passage.article_id == top.passage.article_id and 0 <= top.start - c.end <= 3
-            )
-        )
-    lead = sum(1 for t in topical if _coverage([t], {t: 1.0}, said) or _compound_of(t, said))
-    return Assessment(top.coverage, best_dense, missing, False, lead, len(topical), top.own), candidates
+        before = [
+            c
+            for c in candidates
+            if c.passage.article_id == top.passage.article_id and 0 <= top.start - c.end <= 3
+        ]
+        said |= set().union(*(c.words for c in before))
+        said_text = " ".join([c.text for c in before] + [top.text])
+    found = [t for t in topical if _coverage([t], {t: 1.0}, said) or _compound_of(t, said)]
+    # What the question asks about, apart from whom: "demand" in "What did Hamas demand from Saudi
+    # Arabia?". A sentence naming Saudi Arabia and nothing of a demand answers another question.
+    name_words = set(tokenize(" ".join(keys)))
+    action = [t for t in topical if t not in name_words]
+    assessment = Assessment(
+        top.coverage,
+        best_dense,
+        missing,
+        False,
+        len(found),
+        len(topical),
+        top.own,
+        action_terms=len(action),
+        lead_action=sum(1 for t in action if t in found),
+        lead_subject=not keys or term_found(keys[0], said_text),
+    )
+    return assessment, candidates
 
 
 def compose(question: str, passages: list[Passage], settings: AnswerSettings) -> Answer:
@@ -459,12 +492,21 @@ def abstain(question: str, passages: list[Passage]) -> Answer:
     return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, citations=[], passages=passages)
 
 
+_NEXT_YEAR = re.compile(r"\b(?:next|coming) year\b", re.I)
+_LAST_YEAR = re.compile(r"\b(?:last|past|previous) year\b", re.I)
+
+
 def _about_years(passage: Passage, years: set[str]) -> bool:
-    """Published in one of the years or naming one; an undated article may be from any year."""
+    """Published in one of the years or naming one, also as "next year" or "last year" from its
+    publication date; an undated article may be from any year."""
     published = passage.published
     if published is None:
         return True
-    return str(published.year) in years or any(y in passage.text for y in years)
+    if str(published.year) in years or any(y in passage.text for y in years):
+        return True
+    return (str(published.year + 1) in years and bool(_NEXT_YEAR.search(passage.text))) or (
+        str(published.year - 1) in years and bool(_LAST_YEAR.search(passage.text))
+    )
 
 
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
@@ -583,10 +625,18 @@ def _write(question: str, chosen: list[_Candidate], passages: list[Passage]) -> 
     groups: dict[str, list[_Candidate]] = defaultdict(list)
     for cand in chosen:
         groups[cand.passage.article_id].append(cand)
+    # A single fact leads with the article that states it; a list goes by date, oldest first, so
+    # that what was said in 2020 and in 2024 stays apart.
+    first = chosen[0].passage.article_id if is_single_fact(question) else None
 
-    def article_order(aid: str) -> tuple[int, str, str]:
+    def article_order(aid: str) -> tuple[int, int, str, str]:
         p = groups[aid][0].passage
-        return (0 if p.published else 1, p.published.isoformat() if p.published else "", p.title)
+        return (
+            0 if aid == first else 1,
+            0 if p.published else 1,
+            p.published.isoformat() if p.published else "",
+            p.title,
+        )
 
     numbers: dict[str, int] = {}
     quotes: dict[str, list[_Candidate]] = defaultdict(list)

@@ -34,6 +34,9 @@ def abstention_signals(answer: Answer) -> dict[str, Any]:
         "lead_terms": assessment.lead_terms,
         "question_terms": assessment.question_terms,
         "lead_own": round(assessment.lead_own, 4),
+        "action_terms": assessment.action_terms,
+        "lead_action": assessment.lead_action,
+        "lead_subject": assessment.lead_subject,
     }
 
 
@@ -48,6 +51,9 @@ def _abstains(signals: dict[str, Any], threshold: float, settings: AnswerSetting
         lead_terms=int(signals.get("lead_terms") or 0),
         question_terms=int(signals.get("question_terms") or 0),
         lead_own=float(signals.get("lead_own", 1.0)),
+        action_terms=int(signals.get("action_terms") or 0),
+        lead_action=int(signals.get("lead_action") or 0),
+        lead_subject=bool(signals.get("lead_subject", True)),
     )
     return not assessment.answers(settings.model_copy(update={"min_coverage": threshold}))
 

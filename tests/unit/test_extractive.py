@@ -213,3 +213,76 @@ def test_a_sentence_that_opens_with_a_pronoun_shares_the_words_of_the_one_before
     passages = [_passage("b-0", "b", text, dt.date(2025, 5, 2))]
     answer = compose("How much will the footbridge cost?", passages, AnswerSettings())
     assert not answer.abstained and "3.2 million" in answer.text
+
+
+def test_abstains_when_the_best_sentence_names_the_place_but_not_who_or_what_is_asked() -> None:
+    # "What did Hamas demand from Saudi Arabia?" in small: the sentence naming the mayor and the
+    # town says nothing of the union or of a demand; the one about the union's demands never names
+    # the mayor.
+    text = (
+        "The union demanded a pay rise of 5 percent and shorter shifts at the depot. "
+        "Mayor Alvarez opened the new ferry terminal on Friday after stops in Riverton and Oakdale."
+    )
+    passages = [_passage("u-0", "u", text, dt.date(2024, 3, 20))]
+    question = "What did the Transit Union demand from Mayor Alvarez of Riverton?"
+    assessment, _ = assess(question, passages)
+    assert assessment.action_terms >= 1 and assessment.lead_action == 0 and not assessment.lead_subject
+    assert "not what it asks about" in assessment.reason(AnswerSettings())
+    assert compose(question, passages, AnswerSettings()).abstained
+    assert assessment.answers(AnswerSettings(require_lead_action=False))
+    # the question the passage does answer is still answered
+    answer = compose("What did the Transit Union demand?", passages, AnswerSettings())
+    assert not answer.abstained and "pay rise" in answer.text
+
+
+def test_a_sentence_that_names_who_is_asked_about_answers_without_the_questions_verb() -> None:
+    # "travel" is not in the sentence ("visit" is), but it names Halvorsen: not the near-topic case.
+    text = (
+        "Herzi Halvorsen paid a second visit to Qatar in February, the paper reported on Monday. "
+        "It was his second trip there this year."
+    )
+    passages = [_passage("h-0", "h", text, dt.date(2020, 8, 24))]
+    question = "Why did Herzi Halvorsen travel to Qatar?"
+    assessment, _ = assess(question, passages)
+    assert assessment.lead_subject and assessment.lead_action == 0
+    assert not compose(question, passages, AnswerSettings()).abstained
+
+
+def test_next_year_in_an_article_counts_for_the_year_after_it_was_published() -> None:
+    text = "A second theme park based on the cartoon pig will open near Dallas next year, the company said."
+    passages = [_passage("p-0", "p", text, dt.date(2023, 3, 7))]
+    question = "Which cartoon theme park will open near Dallas in 2024?"
+    assert not compose(question, passages, AnswerSettings()).abstained
+    # an article from two years before does not speak of 2024 with "next year"
+    older = [_passage("p-0", "p", text, dt.date(2022, 3, 7))]
+    assert compose(question, older, AnswerSettings()).abstained
+    last = "The park opened near Dallas last year and drew large crowds of families, the company said."
+    assert not compose(
+        "Which park opened near Dallas in 2022?",
+        [_passage("q-0", "q", last, dt.date(2023, 5, 1))],
+        AnswerSettings(),
+    ).abstained
+
+
+def test_a_single_fact_answer_leads_with_the_article_that_states_it() -> None:
+    # The week's report leads; an older article joins with another date, after it.
+    new = _passage(
+        "n-0",
+        "new",
+        "The studio released the full trailer for its live-action remake of the mermaid film.",
+        dt.date(2023, 3, 12),
+    )
+    old = _passage(
+        "o-0",
+        "old",
+        "The studio released a new trailer on Thursday for its live-action remake of the warrior film.",
+        dt.date(2019, 12, 5),
+    )
+    new.score, old.score = 1.5, 1.0
+    answer = compose(
+        "Which live-action remake got its full trailer released by the studio?", [new, old], AnswerSettings()
+    )
+    assert not answer.abstained
+    assert answer.citations[0].article_id == "new"
+    if len(answer.citations) > 1:
+        assert answer.text.index("2023") < answer.text.index("2019")
