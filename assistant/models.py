@@ -73,6 +73,9 @@ class Passage(ArticleRef):
     score: float = 0.0  # fused retrieval score (higher is better)
     dense_score: float | None = None  # cosine similarity to the question, when dense search ran
     bm25_score: float | None = None
+    # days its article lies outside the window the question names ("this week", "in March 2024"),
+    # 0 inside it; None when the question names no window or the article is undated
+    days_outside: int | None = None
 
 
 class Citation(ArticleRef):

@@ -25,7 +25,7 @@ from assistant.registry import Registry
 from assistant.rerank import Candidate, FeatureReranker, FeatureWeights, Reranker
 from assistant.store import VectorStore
 from assistant.text import sentence_spans
-from assistant.timeframe import TimeFrame, resolve, time_prior
+from assistant.timeframe import TimeFrame, days_outside, resolve, time_prior
 
 logger = logging.getLogger(__name__)
 
@@ -192,8 +192,12 @@ class Retriever:
         if query_vec is not None:
             self._fill_dense(chosen, dense, query_vec)
         spans = self._windows(chosen)
+        # How far each article lies outside the window the question names, judged only against a
+        # moment the caller gave: resolved against the newest article, "this week" is a guess.
+        asked = frame if as_of is not None else None
         return [
-            self._passage(pid, spans[pid], fused[pid], dense.get(pid), lexical.get(pid)) for pid in chosen
+            self._passage(pid, spans[pid], fused[pid], dense.get(pid), lexical.get(pid), asked)
+            for pid in chosen
         ]
 
     def _windows(self, chosen: list[str]) -> dict[str, tuple[int, int]]:
@@ -317,7 +321,13 @@ class Retriever:
                 dense[pid] = float(np.dot(vec, query_vec))
 
     def _passage(
-        self, pid: str, span: tuple[int, int], score: float, dense: float | None, lexical: float | None
+        self,
+        pid: str,
+        span: tuple[int, int],
+        score: float,
+        dense: float | None,
+        lexical: float | None,
+        frame: TimeFrame | None = None,
     ) -> Passage:
         aid = self._passage_article[pid][0]
         start, end = span
@@ -331,6 +341,7 @@ class Retriever:
             score=score,
             dense_score=dense,
             bm25_score=lexical,
+            days_outside=days_outside(article.published, frame),
         )
 
     def _filter_fn(self, filters: Filters) -> PassageFilter:

@@ -186,6 +186,19 @@ def has_time_expression(question: str) -> bool:
     return bool(resolve(question, dt.date(2000, 1, 1)).expression)
 
 
+def days_outside(published: dt.date | None, frame: TimeFrame | None) -> int | None:
+    """Days between a publication date and the window a question names (0 inside it); None when
+    the article is undated or the question names no window ("this week" does, "the latest" not)."""
+    if published is None or frame is None or not frame.has_window:
+        return None
+    assert frame.start is not None and frame.end is not None
+    if published < frame.start:
+        return (frame.start - published).days
+    if published > frame.end:
+        return (published - frame.end).days
+    return 0
+
+
 def time_prior(published: dt.date | None, frame: TimeFrame, scale_days: float, neutral: float = 0.5) -> float:
     """How well a publication date fits the frame, in [0, 1]; `neutral` for an undated article.
 

@@ -82,6 +82,9 @@ _RANK_PENALTY = 0.005
 # to answer at all is judged on the sentence's own score (with it, the best-ranked passage's weaker
 # sentence became the one judged, and RealTime QA abstentions rose from 6 % to 12-17 %).
 _RETRIEVAL_WEIGHT = 0.15
+# A sentence of another article than the lead's joins only from within this many days of the window
+# the question names ("this week", "in March 2024"): one from years before is padding.
+_OUTSIDE_DAYS = 30
 # Added to the score of a sentence that names someone or something, or a number, the question does not.
 _NEW_NAME_BONUS = 0.05
 _ASKS_NUMBER = re.compile(
@@ -614,6 +617,9 @@ def _select(question: str, candidates: list[_Candidate], settings: AnswerSetting
             continue
         if single and not per_article[article] and cand.passage.published in dates:
             continue  # another outlet on the same day tells the same report again
+        outside = cand.passage.days_outside
+        if article != lead.passage.article_id and outside is not None and outside > _OUTSIDE_DAYS:
+            continue  # "this week": a report from months before is about another moment
         chosen.append(cand)
         said |= cand.words
         per_article[article] += 1

@@ -27,7 +27,7 @@ router = APIRouter(tags=["library"])
 @router.post("/retrieve", response_model=PassageList, summary="The passages an answer would be written from")
 def retrieve(body: RetrieveRequest, request: Request) -> PassageList:
     passages = request.app.state.assistant.retrieve(
-        body.query, k=body.k, filters=body.filters, mode=body.mode
+        body.query, k=body.k, filters=body.filters, mode=body.mode, as_of=body.as_of
     )
     return PassageList(query=body.query, data=passages)
 

@@ -142,6 +142,10 @@ class RetrieveRequest(BaseModel):
     k: int | None = Field(None, ge=1, le=50, description="Passages to return (default retrieval.k).")
     filters: Filters | None = None
     mode: Literal["hybrid", "dense", "bm25"] | None = Field(None, description="Default retrieval.mode.")
+    as_of: dt.date | None = Field(
+        None,
+        description="Retrieve as of this date: 'this week' resolves against it, nearby articles rank higher.",
+    )
 
     _valid_filters = field_validator("filters")(_check_dates)
 

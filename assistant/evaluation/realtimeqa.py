@@ -4,10 +4,12 @@ A retrieved passage is a *hit* when it contains the question's answer string (ca
 as in MultiHop-RAG. Per retrieval mode we report hit@k and MRR@10 over passages, the share of
 questions whose top 10 holds a passage from an article that contains the answer (article hit@10),
 and whether the first 2,000 / 4,000 characters of the ranked context (the passages' texts joined
-in rank order) contain it; for full answers, whether the answer text contains the answer and
-whether a cited passage does. Each measure is taken per condition: ``none`` (the question alone),
-``as_of`` (asked on the question's date: time expressions resolve against it and articles near it
-are preferred) and ``until`` (``Filters(until=question date)``, a hard filter).
+in rank order) contain it; for full answers, whether the answer text contains the answer, whether
+a cited passage does, and the share of citations whose article is one the question was written
+from (``gold_any``: a citation of any other article is padding, or the answer is wrong). Each
+measure is taken per condition: ``none`` (the question alone), ``as_of`` (asked on the question's
+date: time expressions resolve against it and articles near it are preferred) and ``until``
+(``Filters(until=question date)``, a hard filter).
 """
 
 from __future__ import annotations
@@ -166,6 +168,7 @@ def run_realtimeqa(
         if not answers:
             continue
         in_text, in_cited, abstained, latencies = [], [], [], []
+        cited_gold: list[float] = []  # per citation: is its article one the question was written from
         for index, q in enumerate(questions, start=1):
             t0 = time.perf_counter()
             answer = _ask(assistant, q, condition)
@@ -175,6 +178,8 @@ def run_realtimeqa(
             in_text.append(1.0 if text_hit else 0.0)
             in_cited.append(1.0 if cited_hit else 0.0)
             abstained.append(1.0 if answer.abstained else 0.0)
+            gold = {ids_by_url.get(urls.get(g, ""), "") for g in q.gold_any} - {""}
+            cited_gold += [1.0 if c.article_id in gold else 0.0 for c in answer.citations]
             per_question[q.id][f"answer/{condition}"] = {"text_hit": text_hit, "cited_hit": cited_hit}
             if progress is not None:
                 progress(f"answers ({label})", index, len(questions))
@@ -182,6 +187,7 @@ def run_realtimeqa(
             "answer_contains": mean(in_text),
             "cited_passage_contains": mean(in_cited),
             "abstained": mean(abstained),
+            "cited_article_is_gold": mean(cited_gold),
             "latency_p50_ms": percentile(latencies, 50),
             "latency_p95_ms": percentile(latencies, 95),
         }
@@ -225,12 +231,14 @@ def render_markdown(results: dict) -> str:
             "",
             "## Answers (default settings: hybrid retrieval, extractive answer)",
             "",
-            "| condition | answer contains it | cited passage contains it | abstained | p50 ms | p95 ms |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            "| condition | answer contains it | cited passage contains it | cited article is a gold one "
+            "| abstained | p50 ms | p95 ms |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for label, s in results["answers"].items():
             lines.append(
                 f"| {label} | {_f(s['answer_contains'])} | {_f(s['cited_passage_contains'])} | "
+                f"{_f(s.get('cited_article_is_gold'))} | "
                 f"{_f(s['abstained'])} | {s['latency_p50_ms']:.0f} | {s['latency_p95_ms']:.0f} |"
             )
     return "\n".join(lines) + "\n"

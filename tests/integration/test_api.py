@@ -283,6 +283,23 @@ def test_retrieve_returns_passages_for_a_query_with_filters(api_url: str) -> Non
     assert 1 <= len(passages) <= 3
     assert all(p.published and p.published.isoformat() >= "2023-01-01" for p in passages)
     assert "Hamas" in " ".join(p.text for p in passages)
+    assert all(p.days_outside is None for p in passages)  # no as_of, no window asked about
+
+    # as of a date, "this week" is the week before it: each passage says how far it lies outside
+    dated = httpx.post(
+        f"{api_url}/v1/retrieve",
+        json={"query": "What did Hamas demand this week?", "k": 5, "as_of": "2024-03-22"},
+        timeout=60,
+    )
+    assert dated.status_code == 200, dated.text
+    passages = [Passage.model_validate(p) for p in dated.json()["data"]]
+    assert passages[0].published and passages[0].published.isoformat() == "2024-03-20"
+    assert passages[0].days_outside == 0
+    assert all(
+        p.days_outside is not None and p.days_outside > 30 for p in passages if p.published.year == 2020
+    )
+    bad = httpx.post(f"{api_url}/v1/retrieve", json={"query": QUESTION, "as_of": "someday"}, timeout=60)
+    assert bad.status_code == 400 and "as_of" in bad.text
 
 
 def test_upload_list_read_ask_and_delete_an_article(make_assistant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

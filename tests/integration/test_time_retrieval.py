@@ -79,3 +79,22 @@ def test_undated_articles_still_come_back_under_a_time_prior(council) -> None:  
     dates = {None, *(dt.date.fromisoformat(d) for d, _ in OUTCOMES.values())}
     assert {p.published for p in passages} >= dates
     assert any("heard residents" in p.text for p in passages)
+
+
+def test_passages_say_how_far_their_article_lies_outside_the_week_asked_about(council) -> None:  # type: ignore[no-untyped-def]
+    as_of = dt.date(2024, 3, 15)
+    passages = council.retriever.retrieve(QUESTION, k=10, as_of=as_of)
+    by_date = {p.published: p.days_outside for p in passages}
+    assert by_date[dt.date(2024, 3, 14)] == 0  # inside the seven days up to as_of
+    assert by_date[dt.date(2024, 1, 10)] == (dt.date(2024, 3, 9) - dt.date(2024, 1, 10)).days
+    assert by_date[dt.date(2024, 6, 1)] == (dt.date(2024, 6, 1) - as_of).days
+    assert by_date[None] is None  # undated
+    # without as_of "this week" is only a guess (the newest article's week): no distance is given
+    assert all(p.days_outside is None for p in council.retriever.retrieve(QUESTION, k=10))
+    # nor for a question that names no window
+    plain = council.retriever.retrieve("What did the Riverton council decide?", k=10, as_of=as_of)
+    assert all(p.days_outside is None for p in plain)
+    # and the answer, asked that week, quotes no report from months before it
+    answer = council.ask("What did the Riverton town council do on the footbridge this week?", as_of=as_of)
+    assert not answer.abstained, answer.text
+    assert {c.published for c in answer.citations} <= {dt.date(2024, 3, 14), None}

@@ -286,3 +286,30 @@ def test_a_single_fact_answer_leads_with_the_article_that_states_it() -> None:
     assert answer.citations[0].article_id == "new"
     if len(answer.citations) > 1:
         assert answer.text.index("2023") < answer.text.index("2019")
+
+
+def test_another_article_from_far_outside_the_moment_asked_about_does_not_join() -> None:
+    # "this week" (the retriever sets days_outside against as_of): the 2019 trailer is another story.
+    new = _passage(
+        "n-0",
+        "new",
+        "The studio released the full trailer for its live-action remake of the mermaid film.",
+        dt.date(2023, 3, 12),
+    )
+    old = _passage(
+        "o-0",
+        "old",
+        "The studio released the full trailer on Thursday for its live-action remake of the warrior film, "
+        "with new songs.",
+        dt.date(2019, 12, 5),
+    )
+    new.score, old.score = 1.5, 1.0
+    # (the composer reads the distance off the passages; the question's "this week" is the retriever's)
+    question = "Which live-action remake got its full trailer released by the studio?"
+    joined = compose(question, [new, old], AnswerSettings())
+    assert {c.article_id for c in joined.citations} == {"new", "old"}  # no window known: both quoted
+    new.days_outside, old.days_outside = 0, 1190
+    answer = compose(question, [new, old], AnswerSettings())
+    assert [c.article_id for c in answer.citations] == ["new"]
+    old.days_outside = 12  # a report from the week before still adds its date
+    assert {c.article_id for c in compose(question, [new, old], AnswerSettings()).citations} == {"new", "old"}

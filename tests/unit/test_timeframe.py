@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from assistant.timeframe import TimeFrame, has_time_expression, resolve, time_prior
+from assistant.timeframe import TimeFrame, days_outside, has_time_expression, resolve, time_prior
 
 pytestmark = pytest.mark.unit
 
@@ -92,3 +92,15 @@ def test_articles_published_after_as_of_lose_more_than_older_ones_at_the_same_di
 def test_undated_articles_get_the_neutral_score() -> None:
     frame = resolve("What happened yesterday?", AS_OF)
     assert time_prior(None, frame, scale_days=7, neutral=0.4) == 0.4
+
+
+def test_days_outside_counts_the_distance_to_the_window_the_question_names() -> None:
+    as_of = dt.date(2023, 3, 16)
+    frame = resolve("Which remake got its full trailer this week?", as_of)
+    assert days_outside(dt.date(2023, 3, 12), frame) == 0
+    assert days_outside(dt.date(2023, 3, 1), frame) == (frame.start - dt.date(2023, 3, 1)).days > 0
+    assert days_outside(dt.date(2023, 3, 20), frame) == 4
+    assert days_outside(None, frame) is None
+    # no window, no distance: a plain recency preference, or no frame at all
+    assert days_outside(dt.date(2019, 12, 5), resolve("What is the latest on the remake?", as_of)) is None
+    assert days_outside(dt.date(2019, 12, 5), None) is None
