@@ -76,6 +76,13 @@ class RetrievalSettings(BaseModel):
             "window): passages are matched small and returned in context. 0 returns them bare."
         ),
     )
+    merge_adjacent: bool = Field(
+        True,
+        description=(
+            "Return passages of one article whose windows overlap or touch as one passage, at the "
+            "rank of the better one (no sentence twice in the context)."
+        ),
+    )
     rerank_candidates: int = Field(40, ge=1, le=200, description="Fused candidates the reranker rescores.")
     time_weight: float = Field(
         1.0,

@@ -44,6 +44,11 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int) -> dict[str, float
     return dict(scores)
 
 
+def _touch(text: str, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Two spans of one text overlap, or only whitespace lies between them."""
+    return not text[min(a[1], b[1]) : max(a[0], b[0])].strip() if max(a[0], b[0]) > min(a[1], b[1]) else True
+
+
 def cap_per_article(
     ranked: list[str], article_of: Callable[[str], str], cap: int, k: int, must: Iterable[str] = ()
 ) -> list[str]:
@@ -184,14 +189,21 @@ class Retriever:
             head = max(1, k // 3)
             must = [pid for ranking in rankings for pid in ranking[:head]]
             must.sort(key=lambda pid: -fused[pid])
+        merge = self.settings.merge_adjacent
         chosen = cap_per_article(
-            ranked, lambda pid: self._passage_article[pid][0], self.settings.per_article, k, must
+            ranked,
+            lambda pid: self._passage_article[pid][0],
+            self.settings.per_article,
+            2 * k if merge else k,
+            must,
         )
+        spans = self._windows(chosen)
+        if merge:
+            chosen, spans = self._merged(chosen, spans, k)
         if query_vec is None and chosen:
             query_vec = self.embedder.embed_query(question)
         if query_vec is not None:
             self._fill_dense(chosen, dense, query_vec)
-        spans = self._windows(chosen)
         # How far each article lies outside the window the question names, judged only against a
         # moment the caller gave: resolved against the newest article, "this week" is a guess.
         asked = frame if as_of is not None else None
@@ -234,6 +246,36 @@ class Retriever:
                 after[min(n, len(after)) - 1][1] if after else end,
             )
         return out
+
+    def _merged(
+        self, chosen: list[str], spans: dict[str, tuple[int, int]], k: int
+    ) -> tuple[list[str], dict[str, tuple[int, int]]]:
+        """Passages of one article whose windows overlap or touch, as one passage: the best-ranked
+        one's id and scores over the union of their spans, at its rank; the first k of them.
+
+        Windows make neighbouring passages repeat each other's sentences, and two halves of one
+        paragraph read as one: the context holds each sentence once and the answer its neighbours.
+        """
+        out: list[str] = []
+        merged: dict[str, tuple[int, int]] = {}
+        for pid in chosen:
+            aid = self._passage_article[pid][0]
+            text = self._articles[aid].text
+            span = spans[pid]
+            into = None
+            for kept in list(out):
+                if self._passage_article[kept][0] == aid and _touch(text, merged[kept], span):
+                    if into is None:
+                        into = kept
+                    else:  # the new span bridges two kept passages: the lower-ranked one joins
+                        out.remove(kept)
+                        span = merged.pop(kept)
+                    merged[into] = (min(merged[into][0], span[0]), max(merged[into][1], span[1]))
+                    span = merged[into]
+            if into is None and len(out) < k:
+                out.append(pid)
+                merged[pid] = span
+        return out, merged
 
     def time_frame(self, question: str, as_of: dt.date | None) -> TimeFrame | None:
         """The frame the time prior uses, or None when the question gets no time prior.

@@ -365,6 +365,18 @@ def _about_months(passage: Passage, months: set[tuple[str, str]]) -> bool:
     )
 
 
+_COUNTED = re.compile(r"\bhow many ([A-Za-z][\w'’-]*)", re.I)
+
+
+def _counted(question: str) -> str | None:
+    """What "How many ...?" counts ("rockets"), as a term; None for "how many times" and the like."""
+    match = _COUNTED.search(question)
+    if match is None:
+        return None
+    terms = tokenize(match.group(1))
+    return terms[0] if terms and terms[0] not in ("time", "more", "other") else None
+
+
 def _states_new_number(sentence: str, question: str, amount: bool = False) -> bool:
     """The sentence states a number (digits or words) that is not one the question already gives;
     for "how much", an amount (money, a percentage, millions)."""
@@ -407,6 +419,7 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
     }
     weights = _term_weights(terms, candidates)
     wants_number = bool(_ASKS_NUMBER.search(question))
+    counted = _counted(question)
     question_words = _words(question)
     wants_amount = bool(re.search(r"\bhow much\b", question, re.I))
     # "in August 2020": the month asked about, with its year.
@@ -435,7 +448,10 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
         # A sentence whose passage does not name the question's key terms answers another question,
         # and "How many ...?" is answered by a sentence that states a number the question does not.
         cand.coverage = blended * (_KEY_FLOOR + (1 - _KEY_FLOOR) * key_share[cand.passage.id])
-        if wants_number and not _states_new_number(cand.text, question, wants_amount):
+        if wants_number and not (
+            _states_new_number(cand.text, question, wants_amount)
+            and (counted is None or _coverage([counted], {counted: 1.0}, cand.words) > 0)
+        ):
             cand.coverage *= _NO_NUMBER
         dense = cand.passage.dense_score or 0.0
         cand.score = 0.7 * cand.coverage + 0.3 * dense - _RANK_PENALTY * cand.passage_rank

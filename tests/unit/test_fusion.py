@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.retrieve import cap_per_article, reciprocal_rank_fusion
+from assistant.retrieve import _touch, cap_per_article, reciprocal_rank_fusion
 
 pytestmark = pytest.mark.unit
 
@@ -24,3 +24,12 @@ def test_each_article_gets_its_best_passage_before_a_third_of_another() -> None:
     chosen = cap_per_article(ranked, lambda pid: pid[0], cap=3, k=6)
     assert "c1" in chosen and len(chosen) == 6
     assert chosen == [pid for pid in ranked if pid in chosen], "ranked order is kept"
+
+
+def test_spans_touch_when_they_overlap_or_only_whitespace_lies_between() -> None:
+    text = "One sentence here. Two sentences here.\n\nA third one. And a fourth."
+    first, second = (0, 18), (19, 38)  # "One sentence here." | "Two sentences here."
+    assert _touch(text, first, second) and _touch(text, second, first)
+    assert _touch(text, (0, 30), (19, 38))  # overlapping
+    assert _touch(text, second, (40, 52))  # a paragraph break between them
+    assert not _touch(text, first, (40, 52))  # a sentence between them
