@@ -194,12 +194,13 @@ def test_between_equal_sentences_the_better_retrieved_passage_leads() -> None:
 
 def test_abstains_when_the_best_sentence_borrows_its_coverage_from_its_neighbours() -> None:
     # "How many ...?": the sentence with a new number (16) scores on its neighbour's words alone.
+    # ("How many more": what is counted need not be named, as "how many rockets" would need.)
     text = (
         "The militia launched a barrage of rockets at the border towns at dawn on Saturday. "
         "The militia, which has held the valley for 16 years, says any truce would be temporary."
     )
     passages = [_passage("m-0", "m", text, dt.date(2024, 3, 20))]
-    question = "How many rockets did the militia launch at the border towns on Saturday?"
+    question = "How many more rockets did the militia launch at the border towns on Saturday?"
     assessment, _ = assess(question, passages)
     assert assessment.lead_own < AnswerSettings().min_lead_coverage <= assessment.confidence
     only_coverage_rule = AnswerSettings(min_lead_terms=0)
@@ -313,3 +314,17 @@ def test_another_article_from_far_outside_the_moment_asked_about_does_not_join()
     assert [c.article_id for c in answer.citations] == ["new"]
     old.days_outside = 12  # a report from the week before still adds its date
     assert {c.article_id for c in compose(question, [new, old], AnswerSettings()).citations} == {"new", "old"}
+
+
+def test_how_many_is_answered_by_a_sentence_that_counts_what_is_asked_about() -> None:
+    # "Two of the demands ...": a number, but not a count of rockets; "cease-fire" is not "fire".
+    text = (
+        "Two of the militia's key demands were a lasting cease-fire and the reopening of the crossing. "
+        "Officials said the border towns had been quiet since the cease-fire began in the spring."
+    )
+    passages = [_passage("m-0", "m", text, dt.date(2024, 3, 20))]
+    question = "How many rockets did the militia fire at the border towns on Saturday?"
+    assert compose(question, passages, AnswerSettings()).abstained
+    counted = "The militia fired 40 rockets at the border towns on Saturday, officials said."
+    answer = compose(question, [_passage("c-0", "c", counted, dt.date(2024, 3, 20))], AnswerSettings())
+    assert not answer.abstained and "40 rockets" in answer.text
