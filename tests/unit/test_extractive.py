@@ -265,32 +265,11 @@ def test_next_year_in_an_article_counts_for_the_year_after_it_was_published() ->
     ).abstained
 
 
-def test_a_single_fact_answer_leads_with_the_article_that_states_it() -> None:
-    # The week's report leads; an older article joins with another date, after it.
-    new = _passage(
-        "n-0",
-        "new",
-        "The studio released the full trailer for its live-action remake of the mermaid film.",
-        dt.date(2023, 3, 12),
-    )
-    old = _passage(
-        "o-0",
-        "old",
-        "The studio released a new trailer on Thursday for its live-action remake of the warrior film.",
-        dt.date(2019, 12, 5),
-    )
-    new.score, old.score = 1.5, 1.0
-    answer = compose(
-        "Which live-action remake got its full trailer released by the studio?", [new, old], AnswerSettings()
-    )
-    assert not answer.abstained
-    assert answer.citations[0].article_id == "new"
-    if len(answer.citations) > 1:
-        assert answer.text.index("2023") < answer.text.index("2019")
+TRAILER_QUESTION = "Which live-action remake got its full trailer released by the studio?"
 
 
-def test_another_article_from_far_outside_the_moment_asked_about_does_not_join() -> None:
-    # "this week" (the retriever sets days_outside against as_of): the 2019 trailer is another story.
+def _trailer_reports() -> tuple[Passage, Passage]:
+    """The week's report (ranked first) and one from three years before on another remake."""
     new = _passage(
         "n-0",
         "new",
@@ -305,15 +284,29 @@ def test_another_article_from_far_outside_the_moment_asked_about_does_not_join()
         dt.date(2019, 12, 5),
     )
     new.score, old.score = 1.5, 1.0
-    # (the composer reads the distance off the passages; the question's "this week" is the retriever's)
-    question = "Which live-action remake got its full trailer released by the studio?"
-    joined = compose(question, [new, old], AnswerSettings())
-    assert {c.article_id for c in joined.citations} == {"new", "old"}  # no window known: both quoted
+    return new, old
+
+
+def test_a_single_fact_answer_leads_with_the_article_that_states_it() -> None:
+    # The week's report leads; the older article joins with another date, after it.
+    answer = compose(TRAILER_QUESTION, list(_trailer_reports()), AnswerSettings())
+    assert not answer.abstained
+    assert [c.article_id for c in answer.citations] == ["new", "old"]
+    assert answer.text.index("2023") < answer.text.index("2019")
+
+
+def test_another_article_from_far_outside_the_moment_asked_about_does_not_join() -> None:
+    # "this week": the retriever sets days_outside against as_of, the composer reads it off the
+    # passages. The 2019 trailer is another story.
+    new, old = _trailer_reports()
     new.days_outside, old.days_outside = 0, 1190
-    answer = compose(question, [new, old], AnswerSettings())
+    answer = compose(TRAILER_QUESTION, [new, old], AnswerSettings())
     assert [c.article_id for c in answer.citations] == ["new"]
     old.days_outside = 12  # a report from the week before still adds its date
-    assert {c.article_id for c in compose(question, [new, old], AnswerSettings()).citations} == {"new", "old"}
+    assert {c.article_id for c in compose(TRAILER_QUESTION, [new, old], AnswerSettings()).citations} == {
+        "new",
+        "old",
+    }
 
 
 def test_how_many_is_answered_by_a_sentence_that_counts_what_is_asked_about() -> None:
