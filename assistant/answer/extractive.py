@@ -153,12 +153,7 @@ class Assessment:
             return "the best sentence shares too few of the question's words"
         if self.lead_own < settings.min_lead_coverage:
             return "the best sentence covers too little of the question by itself"
-        if (
-            settings.require_lead_action
-            and self.action_terms
-            and not self.lead_action
-            and not self.lead_subject
-        ):
+        if settings.require_lead_action and _names_only_others(self):
             return "the best sentence names what the question names, not what it asks about"
         return ""
 
@@ -468,35 +463,57 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
     missing = [k for k in keys if not has[k]]
     # "Who was Israel's defense minister?" is not answered by a sentence that only says "Civil Defense".
     topical = [t for t in terms if not _is_date_term(t)]
-    said = set(top.words)
-    said_text = top.text
-    if top.text.split(maxsplit=1)[0].lower().strip("\"'“‘(") in _PRONOUNS:
-        # "It will cost 3.2 million dollars": what "it" is, the sentence before says.
-        before = [
-            c
-            for c in candidates
-            if c.passage.article_id == top.passage.article_id and 0 <= top.start - c.end <= 3
-        ]
-        said |= set().union(*(c.words for c in before))
-        said_text = " ".join([c.text for c in before] + [top.text])
-    found = [t for t in topical if _coverage([t], {t: 1.0}, said) or _compound_of(t, said)]
     # What the question asks about, apart from whom: "demand" in "What did Hamas demand from Saudi
     # Arabia?". A sentence naming Saudi Arabia and nothing of a demand answers another question.
     name_words = set(tokenize(" ".join(keys)))
     action = [t for t in topical if t not in name_words]
-    assessment = Assessment(
-        top.coverage,
-        best_dense,
-        missing,
-        False,
-        len(found),
-        len(topical),
-        top.own,
-        action_terms=len(action),
-        lead_action=sum(1 for t in action if t in found),
-        lead_subject=not keys or term_found(keys[0], said_text),
-    )
+
+    def judged(lead: _Candidate) -> Assessment:
+        said = set(lead.words)
+        said_text = lead.text
+        if lead.text.split(maxsplit=1)[0].lower().strip("\"'“‘(") in _PRONOUNS:
+            # "It will cost 3.2 million dollars": what "it" is, the sentence before says.
+            before = [
+                c
+                for c in candidates
+                if c.passage.article_id == lead.passage.article_id and 0 <= lead.start - c.end <= 3
+            ]
+            said |= set().union(*(c.words for c in before))
+            said_text = " ".join([c.text for c in before] + [lead.text])
+        found = [t for t in topical if _coverage([t], {t: 1.0}, said) or _compound_of(t, said)]
+        return Assessment(
+            lead.coverage,
+            best_dense,
+            missing,
+            False,
+            len(found),
+            len(topical),
+            lead.own,
+            action_terms=len(action),
+            lead_action=sum(1 for t in action if t in found),
+            lead_subject=not keys or term_found(keys[0], said_text),
+        )
+
+    assessment = judged(top)
+    if _names_only_others(assessment):
+        # The best sentence only names the question's other names ("… the Cooper's Hill
+        # Cheese-Rolling race …"). A nearly as good one of a passage naming all of them, that says
+        # what the question asks or whom it is about ("A woman from Canada won …"), may answer.
+        for cand in sorted(candidates, key=lambda c: -c.score):
+            if cand.score < _JOIN_RATIO * top.score:
+                break
+            if key_share[cand.passage.id] < 1.0 - 1e-9:
+                continue
+            other = judged(cand)
+            if not _names_only_others(other):
+                keep = [c for c in candidates if not _names_only_others(judged(c))]
+                return other, keep
     return assessment, candidates
+
+
+def _names_only_others(assessment: Assessment) -> bool:
+    """Rule 7's test: none of the question's words outside its names, and not its first name."""
+    return bool(assessment.action_terms) and not assessment.lead_action and not assessment.lead_subject
 
 
 def compose(question: str, passages: list[Passage], settings: AnswerSettings) -> Answer:
