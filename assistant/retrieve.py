@@ -46,7 +46,8 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int) -> dict[str, float
 
 def _touch(text: str, a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Two spans of one text overlap, or only whitespace lies between them."""
-    return not text[min(a[1], b[1]) : max(a[0], b[0])].strip() if max(a[0], b[0]) > min(a[1], b[1]) else True
+    gap_start, gap_end = min(a[1], b[1]), max(a[0], b[0])
+    return gap_end <= gap_start or not text[gap_start:gap_end].strip()
 
 
 def cap_per_article(

@@ -192,10 +192,15 @@ def days_outside(published: dt.date | None, frame: TimeFrame | None) -> int | No
     if published is None or frame is None or not frame.has_window:
         return None
     assert frame.start is not None and frame.end is not None
-    if published < frame.start:
-        return (frame.start - published).days
-    if published > frame.end:
-        return (published - frame.end).days
+    return _days_from(published, frame.start, frame.end)
+
+
+def _days_from(day: dt.date, start: dt.date, end: dt.date) -> int:
+    """Days from `day` to the window start..end (inclusive); 0 inside it."""
+    if day < start:
+        return (start - day).days
+    if day > end:
+        return (day - end).days
     return 0
 
 
@@ -211,12 +216,7 @@ def time_prior(published: dt.date | None, frame: TimeFrame, scale_days: float, n
     start = frame.start if frame.has_window else frame.as_of
     end = frame.end if frame.has_window else frame.as_of
     assert start is not None and end is not None
-    if published < start:
-        distance = (start - published).days
-    elif published > end:
-        distance = (published - end).days
-    else:
-        distance = 0
+    distance = _days_from(published, start, end)
     if published > frame.as_of:
         distance = max(distance, 4 * (published - frame.as_of).days)
     return math.exp(-distance / max(scale_days, 1e-6))

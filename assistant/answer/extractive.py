@@ -498,16 +498,15 @@ def assess(question: str, passages: list[Passage]) -> tuple[Assessment, list[_Ca
     if _names_only_others(assessment):
         # The best sentence only names the question's other names ("… the Cooper's Hill
         # Cheese-Rolling race …"). A nearly as good one of a passage naming all of them, that says
-        # what the question asks or whom it is about ("A woman from Canada won …"), may answer.
-        for cand in sorted(candidates, key=lambda c: -c.score):
-            if cand.score < _JOIN_RATIO * top.score:
-                break
-            if key_share[cand.passage.id] < 1.0 - 1e-9:
-                continue
-            other = judged(cand)
-            if not _names_only_others(other):
-                keep = [c for c in candidates if not _names_only_others(judged(c))]
-                return other, keep
+        # what the question asks or whom it is about ("A woman from Canada won …"), may answer;
+        # the sentences that only name names are then not quoted.
+        verdicts = {id(c): judged(c) for c in candidates}
+        keep = [c for c in candidates if not _names_only_others(verdicts[id(c)])]
+        alternatives = [
+            c for c in keep if c.score >= _JOIN_RATIO * top.score and key_share[c.passage.id] >= 1.0 - 1e-9
+        ]
+        if alternatives:
+            return verdicts[id(max(alternatives, key=lambda c: c.score))], keep
     return assessment, candidates
 
 

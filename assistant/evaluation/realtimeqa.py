@@ -134,6 +134,8 @@ def run_realtimeqa(
     questions = list(questions if questions is not None else load_questions(root))
     urls = article_urls(root)
     ids_by_url = {a.url: a.id for a in assistant.articles() if a.url}
+    # per question, in order: the library's ids of the articles it was written from
+    gold = [{ids_by_url.get(urls.get(g, ""), "") for g in q.gold_any} - {""} for q in questions]
     results: dict[str, Any] = {
         "questions": len(questions),
         "retrieval": {},
@@ -150,13 +152,12 @@ def run_realtimeqa(
             article_hits: list[bool] = []
             contexts: list[dict[int, bool]] = []
             t0 = time.perf_counter()
-            for index, q in enumerate(questions, start=1):
+            for index, (q, q_gold) in enumerate(zip(questions, gold, strict=True), start=1):
                 passages = _retrieve(assistant, q, mode, condition)
                 texts = [p.text for p in passages]
                 rank = first_hit_rank(texts, q.answer)
-                gold = {ids_by_url.get(urls.get(g, ""), "") for g in q.gold_any} - {""}
                 ranks.append(rank)
-                article_hits.append(any(p.article_id in gold for p in passages))
+                article_hits.append(any(p.article_id in q_gold for p in passages))
                 contexts.append(context_hits(texts, q.answer))
                 per_question[q.id][f"rank/{mode}/{condition}"] = rank
                 if progress is not None:
@@ -169,7 +170,7 @@ def run_realtimeqa(
             continue
         in_text, in_cited, abstained, latencies = [], [], [], []
         cited_gold: list[float] = []  # per citation: is its article one the question was written from
-        for index, q in enumerate(questions, start=1):
+        for index, (q, q_gold) in enumerate(zip(questions, gold, strict=True), start=1):
             t0 = time.perf_counter()
             answer = _ask(assistant, q, condition)
             latencies.append((time.perf_counter() - t0) * 1000)
@@ -178,8 +179,7 @@ def run_realtimeqa(
             in_text.append(1.0 if text_hit else 0.0)
             in_cited.append(1.0 if cited_hit else 0.0)
             abstained.append(1.0 if answer.abstained else 0.0)
-            gold = {ids_by_url.get(urls.get(g, ""), "") for g in q.gold_any} - {""}
-            cited_gold += [1.0 if c.article_id in gold else 0.0 for c in answer.citations]
+            cited_gold += [1.0 if c.article_id in q_gold else 0.0 for c in answer.citations]
             per_question[q.id][f"answer/{condition}"] = {"text_hit": text_hit, "cited_hit": cited_hit}
             if progress is not None:
                 progress(f"answers ({label})", index, len(questions))
