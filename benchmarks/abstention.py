@@ -13,7 +13,6 @@ The library must already hold the benchmark's articles (build one with benchmark
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -22,22 +21,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from library_args import library_parser  # noqa: E402
+
 from assistant.embedding import offline_environment  # noqa: E402
 
 offline_environment()  # before any model library is imported
-DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "realtimeqa-2023"
 
 logger = logging.getLogger("benchmarks.abstention")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Folder of the benchmark.")
-    parser.add_argument("--data-dir", type=Path, required=True, help="Assistant data dir holding it.")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", help="Results folder.")
-    parser.add_argument("--limit", type=int, default=None, help="Only the first N questions.")
+    parser = library_parser(__doc__, "Assistant data dir holding it.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -12,7 +12,6 @@ writes benchmarks/results/stage_costs.json (gitignored). The data is read where 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -24,10 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from library_args import library_parser  # noqa: E402
+
 from assistant.embedding import offline_environment  # noqa: E402
 
 offline_environment()  # before any model library is imported
-DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "realtimeqa-2023"
 
 
 def _ms(fn):  # type: ignore[no-untyped-def]
@@ -37,13 +37,7 @@ def _ms(fn):  # type: ignore[no-untyped-def]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Folder of the benchmark.")
-    parser.add_argument("--data-dir", type=Path, required=True, help="Library holding its articles.")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", help="Results folder.")
-    parser.add_argument("--limit", type=int, default=None, help="Only the first N questions.")
+    parser = library_parser(__doc__, "Library holding its articles.")
     args = parser.parse_args(argv)
 
     from assistant import Assistant, Settings
