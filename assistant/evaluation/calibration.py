@@ -12,6 +12,7 @@ asked of the library without its gold articles (``benchmarks/abstention.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, fields
 from typing import Any
 
 from assistant.answer.extractive import Assessment, assess
@@ -23,38 +24,26 @@ THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(0, 13))
 
 
 def abstention_signals(answer: Answer) -> dict[str, Any]:
-    """What the composer's abstention decision reads, recomputed from an answer's passages."""
+    """What the composer's abstention decision reads (every field of its ``Assessment``),
+    recomputed from an answer's passages."""
     question = answer.standalone_question or answer.question
     assessment, _ = assess(question, answer.passages)
-    return {
-        "confidence": round(assessment.confidence, 4),
-        "best_dense": round(assessment.best_dense, 4),
-        "missing": assessment.missing,
-        "off_year": assessment.off_year,
-        "lead_terms": assessment.lead_terms,
-        "question_terms": assessment.question_terms,
-        "lead_own": round(assessment.lead_own, 4),
-        "action_terms": assessment.action_terms,
-        "lead_action": assessment.lead_action,
-        "lead_subject": assessment.lead_subject,
-    }
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(assessment).items()}
+
+
+# What a recorded row without a signal reads for it, where the Assessment has no default: rows
+# written before a signal existed take its default, which skips that signal's rule.
+_ABSENT: dict[str, Any] = {"confidence": 0.0, "best_dense": 0.0, "missing": [], "off_year": False}
 
 
 def _abstains(signals: dict[str, Any], threshold: float, settings: AnswerSettings) -> bool:
     """The composer's own decision (``Assessment.reason``) on recorded signals, at another coverage
     threshold. Rows written before a signal existed lack it and skip that rule."""
-    assessment = Assessment(
-        confidence=float(signals.get("confidence") or 0.0),
-        best_dense=float(signals.get("best_dense") or 0.0),
-        missing=list(signals.get("missing") or []),
-        off_year=bool(signals.get("off_year")),
-        lead_terms=int(signals.get("lead_terms") or 0),
-        question_terms=int(signals.get("question_terms") or 0),
-        lead_own=float(signals.get("lead_own", 1.0)),
-        action_terms=int(signals.get("action_terms") or 0),
-        lead_action=int(signals.get("lead_action") or 0),
-        lead_subject=bool(signals.get("lead_subject", True)),
-    )
+    values = {}
+    for f in fields(Assessment):
+        recorded = signals.get(f.name)
+        values[f.name] = recorded if recorded is not None else _ABSENT.get(f.name, f.default)
+    assessment = Assessment(**values)
     return not assessment.answers(settings.model_copy(update={"min_coverage": threshold}))
 
 
