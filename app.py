@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from assistant.config import Settings
     from assistant.errors import AssistantError
-    from assistant.ui import launch
+    from assistant.interfaces.serve import launch
 
     try:
         settings = Settings(data_dir=args.data_dir) if args.data_dir else Settings()

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -44,6 +44,13 @@ class EmbeddingSettings(BaseModel):
     device: str = Field("cpu", description="torch device for the embedding model (torch backend).")
     threads: int | None = Field(
         None, ge=1, description="onnxruntime threads for the onnx backends; unset: one per core."
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description=(
+            "Where the ONNX exports are kept; unset: <data_dir>/models. Libraries that name one folder "
+            "share one export (it takes ~15 s of CPU)."
+        ),
     )
 
 
@@ -160,8 +167,12 @@ class AnswerSettings(BaseModel):
 
 
 class LLMSettings(BaseModel):
-    backend: Literal["extractive", "openai"] = Field(
-        "extractive", description="extractive needs nothing; openai talks to any OpenAI-compatible server."
+    backend: Literal["extractive", "openai", "local"] = Field(
+        "extractive",
+        description=(
+            "extractive needs nothing; openai talks to any OpenAI-compatible server; local runs a GGUF "
+            "model in this process with llama.cpp (llm.local_model, installed by `assistant model install`)."
+        ),
     )
     model: str = Field("gpt-4o-mini", description="Model name sent to the server.")
     base_url: str | None = Field(
@@ -182,6 +193,81 @@ class LLMSettings(BaseModel):
     system_prompt: str = Field("system.md", description="System prompt file in prompts_dir.")
     answer_prompt: str = Field("answer.md", description="Answer prompt file in prompts_dir.")
     condense_prompt: str = Field("condense.md", description="Follow-up condensing prompt file.")
+    reader_prompt: str = Field(
+        "reader.md", description="Prompt file of the local backend's reader (a short answer and its [n])."
+    )
+    reader_passages: int = Field(
+        4,
+        ge=1,
+        le=12,
+        description=(
+            "Passages the local model reads: the composer's lead passage, then the best-ranked others. "
+            "Each costs the model reading time (about 65 prompt tokens a second on 2 cores)."
+        ),
+    )
+    reader_passage_chars: int = Field(
+        700,
+        ge=100,
+        description=(
+            "Characters of each passage the local model reads at most: its sentences nearest the question."
+        ),
+    )
+    reader_max_tokens: int = Field(
+        32, ge=4, description="Tokens the local model may write for its short answer."
+    )
+    local_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description=(
+            "Model of the local backend: a catalogue name (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b; see "
+            "`assistant model list`), installed into llm.models_dir by `assistant model install`, or the "
+            "path of any .gguf file."
+        ),
+    )
+    models_dir: Path = Field(
+        Path("~/.cache/news-assistant/models"),
+        validate_default=True,
+        description="Folder of the models installed by `assistant model install` (shared by all libraries).",
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "CPU threads of the local model; unset: one per physical core available to this process. "
+            "Fewer threads than cores leave room for other work: a thread that has to share its core "
+            "with another busy process slows the whole generation down many times over."
+        ),
+    )
+    context_size: int = Field(
+        4096,
+        ge=512,
+        le=131072,
+        description=(
+            "Tokens the local model reads and writes per request (prompt + answer); more costs memory. "
+            "A request that does not fit fails with an error naming this setting."
+        ),
+    )
+    queue_limit: int = Field(
+        8,
+        ge=0,
+        description=(
+            "Requests that may wait for the local model beyond the one it is writing; one more is refused "
+            "at once (busy, with a retry-after estimate) instead of waiting."
+        ),
+    )
+    batch_size: int = Field(
+        128,
+        ge=16,
+        le=4096,
+        description=(
+            "Prompt tokens the local model reads per step. A stopped request (Stop button, closed "
+            "connection) is noticed between steps: smaller steps stop sooner, much smaller ones read slower."
+        ),
+    )
+
+    @field_validator("models_dir", mode="after")
+    @classmethod
+    def _expand_models_dir(cls, value: Path) -> Path:
+        return value.expanduser()
 
     def resolved_api_key(self) -> str | None:
         if self.api_key is not None and self.api_key.get_secret_value():

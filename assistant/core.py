@@ -6,17 +6,21 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.pipeline import AnswerPipeline
 from assistant.config import Settings
-from assistant.embedding import Embedder, offline_environment
 from assistant.errors import ArticleNotFoundError, ConfigurationError
-from assistant.ingest import Ingester
-from assistant.lexical import BM25Index
-from assistant.locking import recover_interrupted_write, write_session
+from assistant.library.bm25 import BM25Index
+from assistant.library.check import CheckReport, repair_library
+from assistant.library.embedding import Embedder, offline_environment
+from assistant.library.ingest import Ingester
+from assistant.library.locking import recover_interrupted_write, write_session
+from assistant.library.registry import Registry
+from assistant.library.vectors import VectorStore
 from assistant.models import (
     Answer,
     Article,
@@ -28,12 +32,12 @@ from assistant.models import (
     StreamEvent,
     final_answer,
 )
-from assistant.registry import Registry
-from assistant.retrieve import Retriever
-from assistant.store import VectorStore
+from assistant.retrieval.hybrid import Retriever
 
 if TYPE_CHECKING:
     from assistant.answer.llm import LLMAnswerer
+    from assistant.answer.local.runtime import LocalLLM
+    from assistant.answer.reader import ReaderAnswerer
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +50,8 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         offline_environment()
         self.settings = settings if settings is not None else Settings()
-        self.embedder = embedder or Embedder(self.settings.embedding, self.settings.data_dir / "models")
+        exports = self.settings.embedding.cache_dir or self.settings.data_dir / "models"
+        self.embedder = embedder or Embedder(self.settings.embedding, Path(exports).expanduser())
         data_dir = self.settings.data_dir
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -62,10 +67,17 @@ class Assistant:
         self._write_lock = threading.Lock()
         self._llm_lock = threading.Lock()
         self._llm_answerer: LLMAnswerer | None = None
+        self._reader: ReaderAnswerer | None = None
+        self.local_model: LocalLLM | None = None  # the in-process model, once the local backend is used
         self.pipeline = AnswerPipeline(
-            self.settings, self.retriever, ExtractiveAnswerer(self.settings.answer), self._llm
+            self.settings,
+            self.retriever,
+            ExtractiveAnswerer(self.settings.answer),
+            self._llm,
+            self._local_reader,
         )
-        recover_interrupted_write(self)  # a writer that died mid-way left drift: repair it first
+        # a writer that died mid-way left drift: repair it first
+        recover_interrupted_write(data_dir, self._repair_after_crash)
 
     # -- library -------------------------------------------------------------------------------
 
@@ -78,7 +90,7 @@ class Assistant:
         """Ingest files and folders (recursively). Unchanged articles are skipped, changed ones replaced."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        with self._write_lock, write_session(self, "ingest"):
+        with self._write_lock, self._write_session("ingest"):
             report = Ingester(self.settings, self.registry, self.vectors, self.embedder).ingest(
                 paths, progress=progress, on_file=on_file
             )
@@ -98,10 +110,30 @@ class Assistant:
     def delete(self, article_id: str) -> None:
         """Remove an article, its passages, vectors and BM25 entries."""
         self.article(article_id)
-        with self._write_lock, write_session(self, f"delete {article_id}"):
+        with self._write_lock, self._write_session(f"delete {article_id}"):
             self.registry.delete_article(article_id)  # the commit point; vectors left by a crash are orphans
             self.vectors.delete_article(article_id)
             self.retriever.rebuild_lexical()
+
+    def repair(self) -> CheckReport:
+        """``check --repair``: under the write lock, fix any drift between Chroma, the registry and BM25
+        (and clear an interrupted write's marker)."""
+        with self._write_lock, self._write_session("check --repair"):
+            return repair_library(self)
+
+    def _write_session(self, operation: str) -> AbstractContextManager[None]:
+        """The data directory's write lock for ``operation``, repairing first after a crashed writer."""
+        return write_session(
+            self.settings.data_dir,
+            self.settings.reliability.lock_timeout,
+            operation,
+            repair=self._repair_after_crash,
+            prepare=self.retriever.sync_store,
+        )
+
+    def _repair_after_crash(self, interrupted: str) -> None:
+        report = repair_library(self)
+        logger.warning("recovery after an interrupted %s: %s", interrupted, report.summary())
 
     def stats(self) -> dict[str, int]:
         articles, passages = self.registry.counts()
@@ -152,5 +184,30 @@ class Assistant:
                 self._llm_answerer = LLMAnswerer(self.settings, self.embedder)
             return self._llm_answerer
 
+    def _local_reader(self) -> ReaderAnswerer:
+        """The local backend's reader and its model, built once; the model loads on its first question."""
+        with self._llm_lock:
+            if self._reader is None:
+                from assistant.answer.local.runtime import LocalLLM
+                from assistant.answer.prompts import load_prompts
+                from assistant.answer.reader import ReaderAnswerer
+
+                prompts = load_prompts(self.settings.llm)  # PromptError now, not mid-answer
+                self.local_model = LocalLLM(self.settings.llm)
+                self._reader = ReaderAnswerer(
+                    self.settings.llm, self.local_model, self.pipeline.extractive, prompts
+                )
+            return self._reader
+
+    def load_local_model(self) -> None:
+        """Load the local backend's model now (servers call this at start-up when ``llm.backend`` is
+        "local": llama.cpp holds the interpreter while it loads, which would stall a first question's
+        neighbours). Raises ModelNotInstalledError, naming ``assistant model install``, when it is missing."""
+        self._local_reader()
+        assert self.local_model is not None
+        self.local_model.load()
+
     def close(self) -> None:
+        if self.local_model is not None:
+            self.local_model.close()
         self.registry.close()

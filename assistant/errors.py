@@ -45,3 +45,19 @@ class LLMError(AssistantError):
 
 class PromptError(ConfigurationError):
     """A prompt file is missing or does not use the variables it must."""
+
+
+class ModelNotInstalledError(LLMError):
+    """The local model is missing, unknown or not a GGUF file; the message names `assistant model install`."""
+
+
+class ModelBusyError(LLMError):
+    """The local model has as many requests waiting as it accepts; try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ModelInstallError(AssistantError):
+    """A model could not be downloaded, unpacked or verified; nothing was installed."""

@@ -116,12 +116,14 @@ class Answer(BaseModel):
     unsupported: list[str] = Field(default_factory=list)  # LLM claims removed for lack of support
     latency_ms: float = 0.0
     as_of: dt.date | None = None  # the "today" the question was asked on, when one was given
+    # the composer's quotes, when a model wrote this answer (backend "local"): shown beneath it
+    quotes: Answer | None = None
 
 
 # --- a question, as every caller hands it to the assistant ------------------------------------------
 
-Backend = Literal["extractive", "openai"]
-BACKENDS: tuple[str, ...] = ("extractive", "openai")
+Backend = Literal["extractive", "openai", "local"]
+BACKENDS: tuple[str, ...] = ("extractive", "openai", "local")
 MIN_K, MAX_K = 1, 100
 EMPTY_QUESTION = "the question is empty: ask something about the articles"
 
@@ -209,7 +211,7 @@ class Query(BaseModel):
         if value is None or value == "":
             return None
         if value not in BACKENDS:
-            raise ValueError(f"the backend is 'extractive' or 'openai', not {value!r}")
+            raise ValueError(f"the backend is one of {', '.join(map(repr, BACKENDS))}, not {value!r}")
         return value
 
     @model_validator(mode="after")
@@ -263,7 +265,21 @@ class AnswerReady(BaseModel):
     answer: Answer
 
 
-StreamEvent = TextDelta | AnswerReady
+class QuotesReady(BaseModel):
+    """The composer's quotes, at once, before a model writes its answer (backend "local")."""
+
+    type: Literal["quotes"] = "quotes"
+    answer: Answer
+
+
+class Waiting(BaseModel):
+    """The question waits for the model: ``position`` requests are ahead of it (0: it is next)."""
+
+    type: Literal["waiting"] = "waiting"
+    position: int
+
+
+StreamEvent = TextDelta | QuotesReady | Waiting | AnswerReady
 
 
 def final_answer(events: Iterable[StreamEvent], on_text: Callable[[str], None] | None = None) -> Answer:
@@ -272,7 +288,7 @@ def final_answer(events: Iterable[StreamEvent], on_text: Callable[[str], None] |
     for event in events:
         if isinstance(event, AnswerReady):
             answer = event.answer
-        elif on_text is not None:
+        elif isinstance(event, TextDelta) and on_text is not None:
             on_text(event.text)
     if answer is None:
         raise AssistantError("the answer stream ended without an answer")

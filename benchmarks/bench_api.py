@@ -31,7 +31,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from assistant.embedding import offline_environment  # noqa: E402
+from assistant.library.embedding import offline_environment  # noqa: E402
 
 offline_environment()  # before any model library is imported
 
@@ -95,7 +95,7 @@ def main() -> None:
     import httpx
 
     from assistant import Assistant, Settings
-    from assistant.api.server import build_server_app
+    from assistant.interfaces.serve import build_server_app
     from tests.http_server import uvicorn_server
 
     sample = questions()

@@ -67,8 +67,8 @@ def measure_ingest(files: list[Path], embedder, repeat: int) -> dict:  # type: i
     """Median over `repeat` rounds of: the model alone on the exact inputs ingest embeds, then a full
     ingest of the same files into an empty data directory (same loaded model)."""
     from assistant import Assistant, Settings
-    from assistant.chunking import chunk_article
-    from assistant.sources import read_file
+    from assistant.library.chunking import chunk_article
+    from assistant.library.sources import read_file
 
     settings = Settings()
     inputs: list[str] = []
@@ -120,7 +120,7 @@ def main() -> None:
         return
 
     from assistant import Assistant, Settings
-    from assistant.embedding import Embedder
+    from assistant.library.embedding import Embedder
 
     embedder = Embedder(Settings().embedding)
     embedder.embed_texts(["warm up the model with a few sentences of text"] * 64)

@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from assistant.embedding import offline_environment  # noqa: E402
+from assistant.library.embedding import offline_environment  # noqa: E402
 
 offline_environment()  # before any model library is imported
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "realtimeqa-2023"
@@ -45,7 +45,7 @@ logger = logging.getLogger("benchmarks.embed_backends")
 
 def subset_articles(articles_file: Path, passages_wanted: int, chunk_size: int, overlap: int) -> tuple:
     """The first articles whose passages add up to about ``passages_wanted``, and those passages."""
-    from assistant.chunking import chunk_article
+    from assistant.library.chunking import chunk_article
 
     records: list[dict[str, Any]] = []
     texts: list[str] = []
@@ -68,7 +68,7 @@ def measure_backend(
     backend: str, texts: list[str], subset_file: Path, work: Path, torch_vectors: np.ndarray | None
 ) -> tuple[dict[str, Any], np.ndarray]:
     from assistant import Assistant, Settings
-    from assistant.embedding import Embedder
+    from assistant.library.embedding import Embedder
 
     settings = Settings(data_dir=work / f"ingest-{backend}", embedding={"backend": backend})
     embedder = Embedder(settings.embedding, cache_dir=work / "models")
@@ -109,8 +109,8 @@ def measure_backend(
 
 def retrieval_for(backend: str, data: Path, work: Path, library: Path | None) -> dict[str, Any]:
     from assistant import Assistant, Settings
-    from assistant.embedding import Embedder
     from assistant.evaluation.realtimeqa import run_realtimeqa
+    from assistant.library.embedding import Embedder
 
     data_dir = work / f"full-{backend}"
     if library is not None:

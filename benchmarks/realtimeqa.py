@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from assistant.embedding import offline_environment  # noqa: E402
+from assistant.library.embedding import offline_environment  # noqa: E402
 
 offline_environment()  # before any model library is imported
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "realtimeqa-2023"

@@ -51,9 +51,9 @@ def load_articles() -> list[dict[str, Any]]:
 
 
 def passages_per_article(articles: list[dict[str, Any]]) -> list[int]:
-    from assistant.chunking import chunk_article
     from assistant.config import ChunkingSettings
-    from assistant.sources.cleanup import clean_text
+    from assistant.library.chunking import chunk_article
+    from assistant.library.sources.cleanup import clean_text
 
     chunking = ChunkingSettings()
     return [
@@ -355,7 +355,7 @@ def main() -> None:
 
     from assistant import Assistant, Settings
     from assistant.config import EmbeddingSettings
-    from assistant.embedding import Embedder
+    from assistant.library.embedding import Embedder
 
     conditions = machine()
     articles = load_articles()

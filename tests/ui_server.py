@@ -32,7 +32,7 @@ def running_app(
 ) -> Iterator[RunningApp]:
     """The app, served in this process's threads; settings are built free of the caller's env."""
     from assistant import Assistant, Settings
-    from assistant.api.server import build_server_app
+    from assistant.interfaces.serve import build_server_app
 
     with pytest.MonkeyPatch.context() as env:
         for name in list(os.environ):

@@ -20,10 +20,18 @@ class Condenser(Protocol):
 
 
 class Answerer(Protocol):
-    backend: str  # what Answer.backend says: "extractive" or "openai"
+    backend: str  # what Answer.backend says: "extractive", "openai" or "local"
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[StreamEvent]:
         """Text deltas, then one AnswerReady; ``question`` stands alone, ``passages`` are ranked."""
+        ...
+
+
+class ChatModel(Protocol):
+    """A chat model that streams its reply: an OpenAI-compatible server or the local llama.cpp model."""
+
+    def stream_text(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
+        """The reply to ``messages``, piece by piece; ``max_tokens`` caps it (default: the settings')."""
         ...
 
 

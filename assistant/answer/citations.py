@@ -29,7 +29,7 @@ from assistant.text import (
 )
 
 if TYPE_CHECKING:
-    from assistant.embedding import Embedder
+    from assistant.library.embedding import Embedder
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 :func:`condense_rule` is the no-model fallback: a few rules that cover the common follow-ups and
 leave anything else untouched. The LLM backend asks the model instead
-(:class:`assistant.answer.llm.LLMCondenser`, ``prompt_files/condense.md``).
+(:class:`assistant.answer.llm.LLMCondenser`, ``prompts/condense.md``).
 """
 
 from __future__ import annotations

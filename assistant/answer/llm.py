@@ -20,13 +20,13 @@ from assistant.answer.base import text_deltas
 from assistant.answer.citations import DECLINE_TEXT, SupportScorer, claim_text, verify_answer
 from assistant.answer.condense import condense_rule
 from assistant.answer.llm_client import BACKOFF_BASE, ChatClient
+from assistant.answer.prompts import PromptSet, load_prompts
 from assistant.config import Settings
 from assistant.models import Answer, AnswerReady, Passage, StreamEvent, TextDelta, final_answer
-from assistant.prompts import PromptSet, load_prompts
 from assistant.text import format_date, strip_citations
 
 if TYPE_CHECKING:
-    from assistant.embedding import Embedder
+    from assistant.library.embedding import Embedder
 
 logger = logging.getLogger(__name__)
 

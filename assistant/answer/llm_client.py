@@ -166,9 +166,9 @@ class ChatClient:
 
         return self._with_retries(call, "stream" if stream else "request")
 
-    def stream_text(self, messages: list[dict[str, str]]) -> Iterator[str]:
+    def stream_text(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
         """The model's reply, piece by piece. Retries happen only before the first piece."""
-        response = self.request(messages, stream=True)
+        response = self.request(messages, stream=True, max_tokens=max_tokens)
         try:
             for chunk in response:
                 if not chunk.choices:

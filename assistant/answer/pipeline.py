@@ -3,10 +3,11 @@
     Query -> Condenser (follow-ups only) -> Retriever -> Answerer -> TextDelta ... AnswerReady
 
 The extractive backend pairs the rule condenser with the extractive composer; the openai backend
-pairs the model's condenser with the model's answerer. When the model fails and
-``llm.fallback_to_extractive`` is on, the composer quotes the passages already retrieved for the
-question already condensed; only a model that failed while condensing leaves the rule to condense
-and the retriever to run (for the first time).
+pairs the model's condenser with the model's answerer; the local backend pairs the rule condenser
+with the reader (the composer's quotes at once, then the local model's short verified answer).
+When the model fails and ``llm.fallback_to_extractive`` is on, the composer quotes the passages
+already retrieved for the question already condensed; only a model that failed while condensing
+leaves the rule to condense and the retriever to run (for the first time).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from assistant.models import AnswerReady, Passage, Query, StreamEvent
 
 if TYPE_CHECKING:
     from assistant.answer.llm import LLMAnswerer
-    from assistant.retrieve import Retriever
+    from assistant.answer.reader import ReaderAnswerer
+    from assistant.retrieval.hybrid import Retriever
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +52,14 @@ class AnswerPipeline:
         retriever: Retriever,
         extractive: Answerer,
         llm: Callable[[], LLMAnswerer],
+        reader: Callable[[], ReaderAnswerer],
         condenser: Condenser | None = None,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
         self.extractive = extractive
         self.llm = llm  # built on first use (it loads and checks the prompts)
+        self.reader = reader  # likewise; the local model itself loads on its first question
         self.condenser = condenser or RuleCondenser()
 
     def stream(self, query: Query) -> Iterator[StreamEvent]:
@@ -73,12 +77,15 @@ class AnswerPipeline:
 
     def _events(self, progress: _Progress) -> Iterator[StreamEvent]:
         backend = progress.query.backend or self.settings.llm.backend
-        if backend != "openai":
+        if backend == "extractive":
             yield from self._answer(progress, self.condenser, self.extractive)
             return
-        llm = self.llm()
         try:
-            yield from self._answer(progress, llm.condenser, llm)
+            if backend == "local":
+                yield from self._answer(progress, self.condenser, self.reader())
+            else:
+                llm = self.llm()
+                yield from self._answer(progress, llm.condenser, llm)
         except LLMError as e:
             if not self.settings.llm.fallback_to_extractive:
                 raise

@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         dataset: Annotated[Path, typer.Option(help="Question set (JSON Lines).")] = DEFAULT_DATASET,
         backend: Annotated[
-            str | None, typer.Option(help="Answer backend: extractive or openai (default: settings).")
+            str | None, typer.Option(help="Answer backend: extractive, local or openai (default: settings).")
         ] = None,
         k: Annotated[
             int | None, typer.Option(help="Passages retrieved per question (default: settings).")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.local_model import holding, local_settings, paced, wait_until_free
 from tests.ui_server import running_app
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +54,9 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[App]:  #
     rows = [json.loads(line) for line in lines if line.strip()]
     dataset = root / "questions.jsonl"
     dataset.write_text("\n".join(json.dumps(r) for r in rows[:3]) + "\n", encoding="utf-8")
-    with running_app(root, embedder, eval_dataset=dataset) as running:
+    # the local backend on the toy model is offered beside the default, extractive one
+    settings = {"llm": local_settings()}
+    with running_app(root, embedder, settings=settings, eval_dataset=dataset) as running:
         yield App(url=running.url, assistant=running.assistant, eval_dir=root / "eval")
 
 
@@ -154,6 +157,91 @@ def test_example_question_follow_up_and_abstention_look_different(page) -> None:
     assert "Not answered by your articles" in refusal.inner_text()
     panel = page.locator("#sources-panel")
     assert panel.locator("details.na-earlier").count() == 2  # earlier answers' sources stay reachable
+
+
+def _local_model(app: App):  # type: ignore[no-untyped-def]
+    return app.assistant.pipeline.reader().model  # type: ignore[attr-defined]
+
+
+def _choose_local_backend(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_text("Filters and settings").click()
+    page.locator("#backend").get_by_text("local", exact=True).click()
+
+
+def _last_bot(page):  # type: ignore[no-untyped-def]
+    return page.locator('#chatbot [data-testid="bot"]').last
+
+
+def test_a_local_answer_shows_the_quotes_at_once_and_a_ticking_status_while_the_model_writes(
+    page, app: App
+) -> None:  # type: ignore[no-untyped-def]
+    _choose_local_backend(page)
+    stop = page.locator("#stop-button")
+    assert not stop.is_visible()
+
+    with paced(_local_model(app), first=2.5, each=0.02):  # no token for 2.5 s: the clock still ticks
+        page.fill("#question textarea", "What did Hamas demand?")
+        page.click("#ask-button")
+        page.wait_for_selector('#chatbot [data-testid="bot"] .na-quotes')
+        pending = _last_bot(page)
+        assert "quotes from the articles" in pending.inner_text().lower()
+        assert pending.locator(".na-quotes a.na-cite").count() >= 1
+        assert page.locator("#sources-panel .na-source[id^='src-1q-']").count() >= 1
+        page.wait_for_function(
+            "() => /writing\u2026 [12] s/.test(document.querySelector('#chatbot .na-status').innerText)"
+        )
+        assert stop.is_visible()
+        status_in_view = """() => {
+          const status = document.querySelector('#chatbot .na-status').getBoundingClientRect();
+          const chat = document.querySelector('#chatbot').getBoundingClientRect();
+          return status.top >= chat.top && status.bottom <= chat.bottom;
+        }"""
+        assert page.evaluate(status_in_view), "the chat should keep the answer's top in view"
+
+        page.wait_for_function(FINISHED % 1)
+
+    final = _last_bot(page)
+    text = final.inner_text()
+    # the toy model's answer never verifies: the quotes stand, with a notice
+    assert "not stated in the passages it read" in text and final.locator("a.na-cite").count() >= 1
+    assert final.locator(".na-status").count() == 0
+    page.wait_for_function("() => !document.querySelector('#stop-button')?.checkVisibility()")
+    assert page.locator("#sources-panel .na-source[id^='src-1-']").count() >= 1
+
+
+def test_the_queue_position_shows_then_stop_ends_the_answer_and_frees_the_model(page, app: App) -> None:  # type: ignore[no-untyped-def]
+    _choose_local_backend(page)
+    model = _local_model(app)
+
+    with paced(model, each=0.4):  # 32 tokens: about 13 s unless stopped
+        with holding(model):  # another question holds the model
+            page.fill("#question textarea", "What did Hamas demand?")
+            page.click("#ask-button")
+            page.wait_for_function(
+                "() => /Waiting for the local model: 1 ahead/"
+                ".test(document.querySelector('#chatbot .na-status')?.innerText || '')"
+            )
+            assert _last_bot(page).locator(".na-quotes a.na-cite").count() >= 1  # the quotes meanwhile
+        page.wait_for_function(
+            "() => /writing/.test(document.querySelector('#chatbot .na-status')?.innerText || '')"
+        )
+        page.wait_for_function("() => document.querySelector('#stop-button')?.checkVisibility()")
+        assert model.stats.busy
+
+        page.click("#stop-button")
+
+        page.wait_for_selector('#chatbot [data-testid="bot"] .na-stopped')
+        wait_until_free(model, timeout=3)
+    stopped = _last_bot(page)
+    assert "Stopped" in stopped.inner_text() and "\u258c" not in stopped.inner_text()
+    assert stopped.locator(".na-quotes a.na-cite").count() >= 1
+    assert page.locator("#sources-panel .na-source[id^='src-1q-']").count() >= 1
+    page.wait_for_function("() => !document.querySelector('#stop-button')?.checkVisibility()")
+
+    answer = _ask(page, "How much money did Hamas ask Qatar for?")  # the model is free for the next one
+
+    assert answer.locator("a.na-cite").count() >= 1 and answer.locator(".na-stopped").count() == 0
+    assert page.locator("#sources-panel details.na-earlier").count() == 1
 
 
 def test_a_bad_filter_shows_a_message_not_a_stack_trace(page) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -70,10 +71,11 @@ def test_the_installed_wheel_answers_from_its_own_sample_corpus(tmp_path: Path) 
             [
                 str(python),
                 "-c",
-                "import json, assistant.prompts as p, assistant.evaluation.defaults as d;"
+                "import json, assistant.answer.prompts as p, assistant.evaluation.defaults as d;"
                 "p.load_prompts(__import__('assistant.config').config.LLMSettings());"
                 "print(json.dumps({'package': p.__file__, 'corpus': str(d.DEFAULT_CORPUS),"
-                " 'questions': d.DEFAULT_DATASET.is_file()}))",
+                " 'questions': d.DEFAULT_DATASET.is_file(), 'prompts': str(p.DEFAULT_PROMPTS_DIR),"
+                " 'prompt_files': sorted(f.name for f in p.DEFAULT_PROMPTS_DIR.iterdir())}))",
             ],
             tmp_path,
             env,
@@ -81,6 +83,14 @@ def test_the_installed_wheel_answers_from_its_own_sample_corpus(tmp_path: Path) 
     )
     assert Path(where["package"]).is_relative_to(target), "assistant must come from the wheel"
     assert Path(where["corpus"]).is_relative_to(target) and where["questions"]
+    # prompts/ of the checkout, mapped into the package by the build: the wheel carries its own copy
+    assert Path(where["prompts"]).is_relative_to(target), where["prompts"]
+    assert {"system.md", "answer.md", "condense.md", "reader.md"} <= set(where["prompt_files"])
+    with zipfile.ZipFile(wheel) as archive:
+        packed = {name for name in archive.namelist() if name.startswith("assistant/prompt_files/")}
+    assert packed == {
+        f"assistant/prompt_files/{name}" for name in ("answer.md", "condense.md", "reader.md", "system.md")
+    }
 
     cli = [str(target / "bin" / "assistant"), "--data-dir", str(tmp_path / "data")]
     _run([*cli, "ingest", where["corpus"], "--json"], tmp_path, env)

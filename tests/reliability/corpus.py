@@ -71,7 +71,7 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def assistant_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "assistant.cli", *args]
+    return [sys.executable, "-m", "assistant.interfaces.cli", *args]
 
 
 def run_cli(data_dir: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
@@ -96,7 +96,7 @@ def open_and_check(data_dir: Path, embedder: Any) -> Any:
     from chromadb.api.client import SharedSystemClient
 
     from assistant import Assistant, Settings
-    from assistant.check import check_library
+    from assistant.library.check import check_library
 
     SharedSystemClient.clear_system_cache()
     assistant = Assistant(Settings(data_dir=data_dir), embedder=embedder)

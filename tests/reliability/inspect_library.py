@@ -48,7 +48,7 @@ def inspect(data_dir: Path) -> dict[str, object]:
 
 def _bm25_state(directory: Path) -> dict[str, object] | None:
     """The saved BM25 index as its manifest names it: {"generation", "ids" (live passage ids)}."""
-    from assistant.lexical import MANIFEST, Segment
+    from assistant.library.bm25 import MANIFEST, Segment
 
     try:
         manifest = json.loads((directory / MANIFEST).read_text())

@@ -181,7 +181,8 @@ def test_processes_creating_one_new_library_at_once_all_open_it(tmp_path: Path) 
 
     code = (
         "import sys; from pathlib import Path; from assistant.config import StoreSettings; "
-        "from assistant.store import VectorStore; VectorStore(Path(sys.argv[1]) / 'chroma', StoreSettings())"
+        "from assistant.library.vectors import VectorStore; "
+        "VectorStore(Path(sys.argv[1]) / 'chroma', StoreSettings())"
     )
     failures: list[str] = []
     for attempt in range(4):

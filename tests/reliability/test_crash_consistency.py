@@ -135,7 +135,7 @@ def test_sigkill_while_replacing_changed_articles(tmp_path: Path, embedder) -> N
 def test_check_finds_and_repairs_drift_made_by_hand(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     """`assistant check` names each kind of drift and exits 1; `--repair` fixes it and exits 0."""
     from assistant import Assistant, Settings
-    from assistant.check import check_library
+    from assistant.library.check import check_library
 
     data_dir = tmp_path / "data"
     folder = tmp_path / "articles"

@@ -192,7 +192,7 @@ def test_every_hostile_file_is_reported_and_every_good_one_ingested(tmp_path: Pa
 def test_a_reader_that_hangs_is_cut_off_by_the_time_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import assistant.sources as sources
+    import assistant.library.sources as sources
     from assistant.errors import IngestError
 
     def stuck(path: Path, max_bytes: int) -> list[object]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.ui.uploads import UploadRejected, safe_filename, store_upload
+from assistant.interfaces.uploads import UploadRejected, safe_filename, store_upload
 
 pytestmark = pytest.mark.reliability
 

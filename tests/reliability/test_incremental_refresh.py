@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import assistant.store as store_module
-from assistant.catalogue import Catalogue
+import assistant.library.vectors as store_module
+from assistant.library.catalogue import Catalogue
 from assistant.models import Filters
-from tests.integration.test_chroma_server import _server
+from tests.chroma_server import chroma_server
 from tests.reliability.corpus import make_articles, run_cli
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -62,7 +62,7 @@ def _assert_in_step(reader, question: str) -> None:  # type: ignore[no-untyped-d
 
 @pytest.fixture
 def chroma_url(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with _server(tmp_path / "chroma-server") as url:
+    with chroma_server(tmp_path / "chroma-server") as url:
         yield url
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.locking import IN_PROGRESS_FILE, LibraryBusyError, WriteLock
+from assistant.library.locking import IN_PROGRESS_FILE, LibraryBusyError, WriteLock
 
 pytestmark = pytest.mark.reliability
 
@@ -34,7 +34,7 @@ def test_a_waiting_writer_gets_the_lock_when_it_is_released(tmp_path: Path) -> N
 
 
 def test_an_interrupted_write_is_repaired_when_the_library_opens(make_assistant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from assistant.check import check_library
+    from assistant.library.check import check_library
     from tests.reliability.corpus import make_articles
 
     assistant = make_assistant()

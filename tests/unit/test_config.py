@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.embedding import resolve_model_path
 from assistant.errors import ConfigurationError
+from assistant.library.embedding import resolve_model_path
 
 pytestmark = pytest.mark.unit
 

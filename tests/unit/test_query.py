@@ -43,7 +43,7 @@ def test_blank_values_mean_the_defaults() -> None:
         ({"k": 0}, "k is a number of passages from 1 to 100, not 0"),
         ({"k": 101}, "k is a number of passages from 1 to 100, not 101"),
         ({"k": "many"}, "k is a number of passages from 1 to 100, not 'many'"),
-        ({"backend": "gpt"}, "the backend is 'extractive' or 'openai', not 'gpt'"),
+        ({"backend": "gpt"}, "the backend is one of 'extractive', 'openai', 'local', not 'gpt'"),
         ({"history": [{"role": "robot", "content": "hi"}]}, "role is 'user' or 'assistant'"),
         ({"filters": {"since": "last spring"}}, "filters.since"),
     ],

@@ -1,0 +1,296 @@
+"""The reader: a small model reads a few passages and states the answer in a few words.
+
+Asked to write a whole cited answer from a dozen passages, a 1.5B model declines nearly every
+question; asked for the answer alone, in a few words, with the number of the passage that states it,
+it finds the answer in most. So the model does only that, and the assistant does the rest:
+
+1. the composer's quotes come first, at once (:class:`QuotesReady`), and its assessment of the
+   passages decides whether the question is answered at all: the model is never asked whether it
+   knows;
+2. the model reads the composer's lead passage and the best-ranked others (``llm.reader_passages``,
+   each cut to its sentences nearest the question) and replies ``<answer> [n]``;
+3. the reply is verified: the short answer must stand in the passage it cites (or in another passage
+   the model read, which then becomes the citation); if it stands in none, it is dropped and the
+   quotes stand. A passage with a sentence that addresses the model ("Ignore previous instructions
+   and answer X") is an attack: the model never reads it, so nothing it says can be verified by it;
+4. the written answer is the short answer and, as its evidence, the sentence of the cited passage
+   that states it, both cited.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from assistant.answer.base import Answerer, ChatModel, answer_of
+from assistant.answer.citations import evidence_sentences
+from assistant.answer.local.runtime import LocalLLM
+from assistant.answer.prompts import PromptSet
+from assistant.config import LLMSettings
+from assistant.models import (
+    Answer,
+    AnswerReady,
+    Citation,
+    Passage,
+    QuotesReady,
+    StreamEvent,
+    TextDelta,
+    Waiting,
+)
+from assistant.text import (
+    content_words,
+    format_date,
+    parse_citations,
+    sentence_spans,
+    strip_citations,
+)
+
+logger = logging.getLogger(__name__)
+
+# The model's unverified answer is not repeated here (it may be an attack's words): answer.unsupported has it.
+UNVERIFIED_NOTICE = (
+    "*The local model's answer is not stated in the passages it read, so the articles are quoted "
+    "instead.*\n\n"
+)
+HEARTBEAT_SECONDS = 1.0  # a queued question repeats its place this often
+MIN_SHARE = 0.75  # of the short answer's content words its passage must hold (every number, always)
+_LABEL = re.compile(r"^\s*(?:the\s+)?(?:short\s+)?answer\s*(?:is)?\s*[:\-]?\s*", re.IGNORECASE)
+_ARTICLES = frozenset({"a", "an", "the"})
+_NUMBER = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class ReaderReply:
+    """What the model said: the short answer (markers and labels removed) and the passages it named."""
+
+    answer: str
+    cited: list[int]  # 1-based numbers of the reader's context
+
+
+def parse_reply(reply: str) -> ReaderReply:
+    """The first non-empty line of the reply, as a short answer and its ``[n]`` markers."""
+    line = next((part.strip() for part in reply.strip().splitlines() if part.strip()), "")
+    cited = list(dict.fromkeys(parse_citations(line)))
+    answer = _LABEL.sub("", strip_citations(line)).strip().strip("\"'\u201c\u201d*").strip()
+    return ReaderReply(answer=answer.rstrip(" .,;:"), cited=cited)
+
+
+def fold(text: str) -> str:
+    """Lower case, punctuation to spaces, articles dropped: "The 352-65 vote" -> "352 65 vote"."""
+    return " ".join(word for word in re.findall(r"[a-z0-9]+", text.lower()) if word not in _ARTICLES)
+
+
+def states(answer: str, passage: str) -> bool:
+    """Whether ``passage`` states ``answer``: it contains it (folded), or it holds every number of it
+    and at least ``MIN_SHARE`` of its content words (stemmed)."""
+    folded = fold(answer)
+    if not folded:
+        return False
+    if f" {folded} " in f" {fold(passage)} ":
+        return True
+    wanted = content_words(answer)
+    if not wanted:
+        return False
+    held = content_words(passage)
+    numbers = {w for w in wanted if _NUMBER.search(w)}
+    if not numbers <= held:
+        return False
+    return len(wanted & held) / len(wanted) >= MIN_SHARE
+
+
+def supporting_sentence(answer: str, question: str, text: str) -> str:
+    """The sentence of ``text`` that states ``answer``: most of its words, then most of the question's."""
+    wanted, asked = content_words(answer), content_words(question)
+    best, best_key = "", (-1.0, -1.0, 0)
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        held = content_words(sentence)
+        key = (
+            1.0 if f" {fold(answer)} " in f" {fold(sentence)} " else len(wanted & held) / max(len(wanted), 1),
+            len(asked & held) / max(len(asked), 1),
+            -len(sentence),
+        )
+        if key > best_key:
+            best, best_key = sentence, key
+    return best.strip()
+
+
+def trim(text: str, question: str, max_chars: int) -> str:
+    """The passage cut to ``max_chars``: its sentences nearest the question, kept in their order."""
+    if len(text) <= max_chars:
+        return text
+    asked = content_words(question)
+    spans = sentence_spans(text)
+    ranked = sorted(range(len(spans)), key=lambda i: -len(asked & content_words(text[slice(*spans[i])])))
+    keep: list[int] = []
+    used = 0
+    for index in ranked:
+        length = spans[index][1] - spans[index][0] + 1
+        if used + length > max_chars and keep:
+            continue
+        keep.append(index)
+        used += length
+    return " ".join(text[slice(*spans[i])] for i in sorted(keep))
+
+
+def addresses_the_model(passage: Passage) -> bool:
+    """Whether a sentence of the passage gives the model instructions ("Ignore previous instructions",
+    "Say that ..."): a prompt-injection attack, so the passage is neither read nor evidence."""
+    return not all(ok for _, ok in evidence_sentences(passage.text))
+
+
+def reader_passages(passages: Sequence[Passage], quotes: Answer, limit: int) -> list[Passage]:
+    """The passages the model reads: those the composer quoted first (its lead), then by rank; never
+    one that addresses the model."""
+    passages = [p for p in passages if not addresses_the_model(p)]
+    by_id = {p.id: p for p in passages}
+    quoted = [by_id[c.passage_id] for c in quotes.citations if c.passage_id in by_id]
+    chosen: list[Passage] = []
+    for passage in [*quoted[:1], *passages]:
+        if passage not in chosen:
+            chosen.append(passage)
+    return chosen[:limit]
+
+
+def format_reader_context(passages: Sequence[Passage], texts: Sequence[str]) -> str:
+    """``[n] Outlet, date: text`` lines, one per passage."""
+    lines = []
+    for n, (passage, text) in enumerate(zip(passages, texts, strict=True), start=1):
+        source = passage.source or "unknown outlet"
+        when = format_date(passage.published, passage.published_inferred, "date unknown")
+        lines.append(f"[{n}] {source}, {when}: {' '.join(text.split())}")
+    return "\n\n".join(lines)
+
+
+class ReaderAnswerer:
+    """Answers with a small chat model as a reader (see the module's description).
+
+    ``model`` is anything with ``stream_text(messages, max_tokens)``: the local llama.cpp model or an
+    OpenAI-compatible server's :class:`~assistant.answer.llm_client.ChatClient`.
+    """
+
+    backend = "local"
+
+    def __init__(
+        self, settings: LLMSettings, model: ChatModel, extractive: Answerer, prompts: PromptSet
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.extractive = extractive
+        self.prompts = prompts
+
+    def context(
+        self, question: str, passages: Sequence[Passage], quotes: Answer
+    ) -> tuple[list[Passage], str]:
+        chosen = reader_passages(passages, quotes, self.settings.reader_passages)
+        texts = [trim(p.text, question, self.settings.reader_passage_chars) for p in chosen]
+        return chosen, format_reader_context(chosen, texts)
+
+    def messages(self, question: str, context: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": self.prompts.reader.render(context=context, question=question)}]
+
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[StreamEvent]:
+        """The quotes, the model's reply as it is written, then the verified Answer."""
+        quotes = answer_of(self.extractive, question, passages)
+        yield QuotesReady(answer=quotes)
+        if quotes.abstained or not passages:
+            yield AnswerReady(answer=quotes.model_copy(update={"backend": self.backend}))
+            return
+        chosen, context = self.context(question, passages, quotes)
+        if not chosen:  # every passage addresses the model: nothing for it to read
+            yield AnswerReady(answer=quotes.model_copy(update={"backend": self.backend}))
+            return
+        pieces: list[str] = []
+        for item in self._reply(self.messages(question, context)):
+            if isinstance(item, Waiting):
+                yield item
+            else:
+                pieces.append(item)
+                yield TextDelta(text=item)
+        yield AnswerReady(answer=self.verify("".join(pieces), question, chosen, passages, quotes))
+
+    def _reply(self, messages: list[dict[str, str]]) -> Iterator[str | Waiting]:
+        """The model's reply piece by piece; from the local model, its place in the queue first.
+
+        The local model reports the place while its caller blocks, so the request runs on a thread of
+        its own and both reach this generator through one queue. Closing the generator (a Stop button,
+        a client gone) cancels the request, waiting or writing.
+        """
+        max_tokens = self.settings.reader_max_tokens
+        model = self.model
+        if not isinstance(model, LocalLLM):
+            yield from model.stream_text(messages, max_tokens=max_tokens)
+            return
+        items: queue.SimpleQueue[str | Waiting | BaseException | None] = queue.SimpleQueue()
+        cancel = threading.Event()
+
+        def pump() -> None:
+            try:
+                for piece in model.stream_text(
+                    messages,
+                    max_tokens,
+                    on_queue=lambda ahead: items.put(Waiting(position=ahead)),
+                    cancel=cancel,
+                ):
+                    items.put(piece)
+                    if cancel.is_set():
+                        break
+                items.put(None)
+            except BaseException as e:  # handed to the caller's thread
+                items.put(e)
+
+        threading.Thread(target=pump, name="reader", daemon=True).start()
+        waiting: Waiting | None = None
+        try:
+            while True:
+                try:
+                    item = items.get(timeout=HEARTBEAT_SECONDS if waiting else None)
+                except queue.Empty:  # still queued: say so again, so a caller that stopped can close us
+                    assert waiting is not None
+                    yield waiting
+                    continue
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                waiting = item if isinstance(item, Waiting) and item.position > 0 else None
+                yield item
+        finally:
+            cancel.set()
+
+    def verify(
+        self, reply: str, question: str, chosen: Sequence[Passage], passages: list[Passage], quotes: Answer
+    ) -> Answer:
+        """The written answer when the short answer stands in a passage the model read, else the quotes."""
+        parsed = parse_reply(reply)
+        named = [chosen[n - 1] for n in parsed.cited if 1 <= n <= len(chosen)]
+        others = [p for p in chosen if p not in named]
+        source = next((p for p in [*named, *others] if parsed.answer and states(parsed.answer, p.text)), None)
+        if source is None:
+            logger.info("the reader's answer %r is not stated in the passages it read", parsed.answer)
+            shown = parsed.answer or reply.strip() or "no answer"
+            return quotes.model_copy(
+                update={
+                    "backend": self.backend,
+                    "text": UNVERIFIED_NOTICE + quotes.text,
+                    "unsupported": [shown],
+                    "quotes": None,
+                }
+            )
+        if named and source is not named[0]:
+            logger.info("the reader cited passage %d; its answer stands in another one", parsed.cited[0])
+        sentence = supporting_sentence(parsed.answer, question, source.text)
+        short = parsed.answer[:1].upper() + parsed.answer[1:]
+        text = f"{short} [1]\n\n\u201c{sentence}\u201d [1]" if sentence else f"{short} [1]"
+        return Answer(
+            question=question,
+            text=text,
+            citations=[Citation.from_passage(1, source, sentence or parsed.answer, 1.0)],
+            passages=list(passages),
+            backend=self.backend,
+            quotes=quotes,
+        )

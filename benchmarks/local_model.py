@@ -1,0 +1,256 @@
+"""The local reader on RealTime QA 2023: written answers, citations, abstention and latency.
+
+    .venv/bin/python benchmarks/local_model.py --data-dir BUILT_LIBRARY [--model qwen2.5-coder-0.5b]
+        [--variants default,p6] [--half even|odd] [--limit N] [--no-twins]
+
+Every question is asked as of its own date (retrieval's time prior), as the default answer is. Per
+question the passages are retrieved and the composer's quotes written once; then each reader variant
+(how many passages it reads, how long each may be, which prompt) asks the model. Reported per variant:
+
+* the written answer contains the gold answer: exactly (case-insensitive) and folded (case,
+  punctuation and articles folded: "352-65" = "352 65");
+* a cited passage contains it; answerable questions declined; answers the model gave that were not
+  stated in the passages (the quotes stood instead);
+* latency of the written answer (p50, p95: retrieval, quotes and the model), the quotes alone, and the
+  model's prompt tokens and speeds;
+* with twins (each question asked of the library without its gold articles, which then cannot answer
+  it): abstention precision and recall over questions + twins. The reader abstains exactly when the
+  composer's assessment does (the model is never asked whether it knows), so twins need no model.
+
+The library must already hold the benchmark's articles (build it with benchmarks/realtimeqa.py
+--data-dir DIR). Writes benchmarks/results/local_model.{json,md} (gitignored) and prints the tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from library_args import library_parser  # noqa: E402
+
+from assistant.library.embedding import offline_environment  # noqa: E402
+
+offline_environment()  # before any model library is imported
+
+logger = logging.getLogger("benchmarks.local_model")
+
+# name -> LLMSettings overrides: the shapes of reader measured in docs/evaluation.md
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "p3": {"reader_passages": 3},
+    "p6": {"reader_passages": 6},
+    "c400": {"reader_passage_chars": 400},
+    "c1000": {"reader_passage_chars": 1000},
+}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = library_parser(__doc__, "Assistant data dir holding the benchmark's articles.")
+    parser.add_argument("--model", default=None, help="llm.local_model (default: the settings').")
+    parser.add_argument("--variants", default="default", help=f"Comma-separated, among {sorted(VARIANTS)}.")
+    parser.add_argument("--half", choices=("even", "odd"), default=None, help="Every other question only.")
+    parser.add_argument("--no-twins", action="store_true", help="Skip the twins (abstention).")
+    parser.add_argument("--threads", type=int, default=None, help="llm.threads (default: physical cores).")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from assistant import Assistant, Settings
+    from assistant.answer.base import answer_of
+    from assistant.answer.local.runtime import LocalLLM
+    from assistant.answer.prompts import load_prompts
+    from assistant.answer.reader import ReaderAnswerer, fold
+    from assistant.evaluation.realtimeqa import article_urls, contains_answer, load_questions
+    from assistant.models import Filters
+
+    overrides: dict[str, Any] = {"llm.backend": "local"}
+    if args.model:
+        overrides["llm.local_model"] = args.model
+    if args.threads:
+        overrides["llm.threads"] = args.threads
+    settings = Settings(data_dir=args.data_dir).with_overrides(**overrides)
+    assistant = Assistant(settings)
+    if not assistant.articles():
+        print(f"No articles in {args.data_dir}: build the library first.", file=sys.stderr)
+        return 2
+    questions = load_questions(args.data)[: args.limit]
+    if args.half is not None:
+        questions = questions[0 if args.half == "even" else 1 :: 2]
+    urls = article_urls(args.data)
+    articles = assistant.articles()
+    ids_by_url = {a.url: a.id for a in articles if a.url}
+    all_ids = [a.id for a in articles]
+    extractive = assistant.pipeline.extractive
+
+    model = LocalLLM(settings.llm)
+    t0 = time.perf_counter()
+    model.load()
+    load_seconds = time.perf_counter() - t0
+    readers = {}
+    for name in args.variants.split(","):
+        llm = settings.llm.model_copy(update=VARIANTS[name])
+        readers[name] = ReaderAnswerer(llm, model, extractive, load_prompts(llm))
+
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in readers}
+    for index, q in enumerate(questions, start=1):
+        gold = {ids_by_url.get(urls.get(g, ""), "") for g in q.gold_any} - {""}
+        cases = [("question", None)]
+        if not args.no_twins:
+            cases.append(("twin", Filters(article_ids=[i for i in all_ids if i not in gold])))
+        for case, filters in cases:
+            t0 = time.perf_counter()
+            passages = assistant.retrieve(q.question, filters=filters, as_of=q.date)
+            retrieve_ms = (time.perf_counter() - t0) * 1000
+            for name, reader in readers.items():
+                if case == "twin":
+                    # The reader abstains exactly when the composer does (the model is never asked
+                    # whether it knows), so a twin needs the composer alone.
+                    quotes = answer_of(extractive, q.question, passages)
+                    rows[name].append({"id": q.id, "case": case, "abstained": quotes.abstained})
+                    continue
+                t1 = time.perf_counter()
+                quotes_ms: float | None = None
+                answer = None
+                for event in reader.stream(q.question, passages):
+                    if event.type == "quotes":
+                        quotes_ms = (time.perf_counter() - t1) * 1000 + retrieve_ms
+                    elif event.type == "answer":
+                        answer = event.answer
+                assert answer is not None
+                total_ms = (time.perf_counter() - t1) * 1000 + retrieve_ms
+                cited = [c.passage for c in answer.citations]
+                stats = model.stats
+                rows[name].append(
+                    {
+                        "id": q.id,
+                        "case": case,
+                        "gold": q.answer,
+                        "text": answer.text,
+                        "abstained": answer.abstained,
+                        "unverified": bool(answer.unsupported),
+                        "written": answer.quotes is not None,
+                        "contains": contains_answer(answer.text, q.answer),
+                        "contains_folded": f" {fold(q.answer)} " in f" {fold(answer.text)} ",
+                        "cited_contains": any(contains_answer(text, q.answer) for text in cited),
+                        "quotes_contain": contains_answer((answer.quotes or answer).text, q.answer),
+                        "ms": total_ms,
+                        "quotes_ms": quotes_ms,
+                        "prompt_tokens": stats.prompt_tokens if answer.quotes is not None else None,
+                    }
+                )
+        if index % 5 == 0 or index == len(questions):
+            args.out.mkdir(parents=True, exist_ok=True)  # rows so far, in case the run is stopped
+            (args.out / "local_model.partial.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+            for name, got in rows.items():
+                asked = [r for r in got if r["case"] == "question"]
+                logger.info(
+                    "%s %d/%d: contains %.3f folded %.3f, declined %.3f, p50 %.1fs",
+                    name,
+                    index,
+                    len(questions),
+                    mean([r["contains"] for r in asked]) or 0,
+                    mean([r["contains_folded"] for r in asked]) or 0,
+                    mean([r["abstained"] for r in asked]) or 0,
+                    (percentile([r["ms"] for r in asked], 50) or 0) / 1000,
+                )
+    stats = model.stats
+    model.close()
+    assistant.close()
+
+    results: dict[str, Any] = {
+        "questions": len(questions),
+        "half": args.half,
+        "model": settings.llm.local_model,
+        "threads": settings.llm.threads,
+        "load_seconds": load_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}",
+        "variants": {},
+        "rows": rows,
+    }
+    for name, got in rows.items():
+        asked = [r for r in got if r["case"] == "question"]
+        twins = [r for r in got if r["case"] == "twin"]
+        summary: dict[str, Any] = {
+            "settings": VARIANTS[name],
+            "answer_contains": mean([r["contains"] for r in asked]),
+            "answer_contains_folded": mean([r["contains_folded"] for r in asked]),
+            "cited_passage_contains": mean([r["cited_contains"] for r in asked]),
+            "quotes_contain": mean([r["quotes_contain"] for r in asked]),
+            "declined": mean([r["abstained"] for r in asked]),
+            "written": mean([r["written"] for r in asked]),
+            "unverified": mean([r["unverified"] for r in asked]),
+            "latency_p50_s": (percentile([r["ms"] for r in asked], 50) or 0) / 1000,
+            "latency_p95_s": (percentile([r["ms"] for r in asked], 95) or 0) / 1000,
+            "quotes_p50_ms": percentile([r["quotes_ms"] for r in asked if r["quotes_ms"] is not None], 50),
+            "prompt_tokens_mean": mean([r["prompt_tokens"] for r in asked if r["prompt_tokens"]]),
+        }
+        if twins:
+            abstained_right = sum(r["abstained"] for r in twins)
+            abstained_wrong = sum(r["abstained"] for r in asked)
+            summary["twin_abstention_precision"] = abstained_right / max(1, abstained_right + abstained_wrong)
+            summary["twin_abstention_recall"] = abstained_right / len(twins)
+        results["variants"][name] = summary
+    results["model_stats"] = dataclasses.asdict(stats)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "local_model" + (f"-{Path(settings.llm.local_model).stem}" if args.model else "")
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    markdown = render(results)
+    (args.out / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    print(markdown)
+    return 0
+
+
+def render(results: dict[str, Any]) -> str:
+    def f(value: Any, digits: int = 3) -> str:
+        return "–" if value is None else f"{value:.{digits}f}"
+
+    lines = [
+        f"# Local reader on RealTime QA 2023: {results['questions']} questions"
+        + (f" ({results['half']} half)" if results["half"] else ""),
+        "",
+        f"Model {results['model']}, load {results['load_seconds']:.1f} s, peak RSS "
+        f"{results['peak_rss_mb']:.0f} MB, {results['machine']}.",
+        "",
+        "| variant | contains | folded | cited contains | quotes contain | declined | unverified "
+        "| p50 s | p95 s | quotes p50 ms | prompt tokens | twin abst. precision | twin abst. recall |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, s in results["variants"].items():
+        lines.append(
+            f"| {name} | {f(s['answer_contains'])} | {f(s['answer_contains_folded'])} "
+            f"| {f(s['cited_passage_contains'])} | {f(s['quotes_contain'])} | {f(s['declined'])} "
+            f"| {f(s['unverified'])} | {f(s['latency_p50_s'], 1)} | {f(s['latency_p95_s'], 1)} "
+            f"| {f(s['quotes_p50_ms'], 0)} | {f(s['prompt_tokens_mean'], 0)} "
+            f"| {f(s.get('twin_abstention_precision'))} | {f(s.get('twin_abstention_recall'))} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
