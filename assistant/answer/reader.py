@@ -197,11 +197,8 @@ class ReaderAnswerer:
         """The quotes, the model's reply as it is written, then the verified Answer."""
         quotes = answer_of(self.extractive, question, passages)
         yield QuotesReady(answer=quotes)
-        if quotes.abstained or not passages:
-            yield AnswerReady(answer=quotes.model_copy(update={"backend": self.backend}))
-            return
         chosen, context = self.context(question, passages, quotes)
-        if not chosen:  # every passage addresses the model: nothing for it to read
+        if quotes.abstained or not chosen:  # unanswered, or every passage addresses the model
             yield AnswerReady(answer=quotes.model_copy(update={"backend": self.backend}))
             return
         pieces: list[str] = []
