@@ -344,4 +344,7 @@ def test_a_password_from_the_settings_protects_the_app(tmp_path: Path, embedder)
         with pytest.raises(Exception):  # noqa: B017 - any refusal will do
             Client(url, verbose=False, auth=("admin", "wrong"))
         client = Client(url, verbose=False, auth=("admin", "s3cret-words"))
-        assert client.predict(api_name="/stats")["articles"] == running.assistant.stats()["articles"] > 0
+        try:
+            assert client.predict(api_name="/stats")["articles"] == running.assistant.stats()["articles"] > 0
+        finally:
+            client.close()  # its heartbeat connection, before the server stops
