@@ -4,6 +4,7 @@ quotes first, then the model's turn, and the quotes standing in whenever the mod
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -85,10 +86,7 @@ def test_the_cli_answers_with_the_local_backend_and_json_carries_both(
         "--data-dir",
         str(corpus_assistant.settings.data_dir),
     ]
-    env_args = {"ASSISTANT_LLM__LOCAL_MODEL": str(toy_model), "ASSISTANT_LLM__THREADS": "1"}
-    import os
-
-    env = {**os.environ, **env_args}
+    env = {**os.environ, "ASSISTANT_LLM__LOCAL_MODEL": str(toy_model), "ASSISTANT_LLM__THREADS": "1"}
     done = subprocess.run(
         [*cli, "ask", HAMAS, "--backend", "local", "--json"],
         capture_output=True,
