@@ -48,8 +48,11 @@ chat: ingest
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# Two workers on two cores: most of the suite waits on subprocesses, servers and browsers. A test
+# module stays on one worker (--dist loadscope), so its module fixtures start once.
+TEST_WORKERS ?= auto
 test: setup browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadscope
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "unit"

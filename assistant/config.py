@@ -201,19 +201,43 @@ class LLMSettings(BaseModel):
         ge=1,
         le=12,
         description=(
-            "Passages the local model reads: the composer's lead passage, then the best-ranked others. "
-            "Each costs the model reading time (about 65 prompt tokens a second on 2 cores)."
+            "Passages the local model reads in 'passages' mode (llm.reader_context): the composer's lead "
+            "passage, then the best-ranked others. Each costs the model reading time."
         ),
     )
     reader_passage_chars: int = Field(
         700,
         ge=100,
         description=(
-            "Characters of each passage the local model reads at most: its sentences nearest the question."
+            "Characters of each passage the local model reads at most in 'passages' mode: its sentences "
+            "nearest the question."
+        ),
+    )
+    reader_context: Literal["windows", "passages"] = Field(
+        "windows",
+        description=(
+            "What the local model reads: 'windows', the composer's best-scored sentences with the "
+            "sentence before and after each, from any passage, up to llm.reader_context_chars; or "
+            "'passages', the lead passage and the best-ranked others (llm.reader_passages), each cut "
+            "to llm.reader_passage_chars."
+        ),
+    )
+    reader_context_chars: int = Field(
+        1600,
+        ge=200,
+        description=(
+            "Characters the local model reads in 'windows' mode (about 4 to a token; the model reads "
+            "about 38 tokens a second on 2 cores)."
         ),
     )
     reader_max_tokens: int = Field(
         32, ge=4, description="Tokens the local model may write for its short answer."
+    )
+    reader_temperature: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="Sampling of the reader's short answer: 0 always picks the likeliest words (repeatable).",
     )
     local_model: str = Field(
         "qwen2.5-coder-1.5b",

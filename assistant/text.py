@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from functools import lru_cache
 
-from nltk.stem.snowball import EnglishStemmer
+import Stemmer
 
 # --- sentences ----------------------------------------------------------------------------------
 
@@ -107,13 +108,25 @@ STOPWORDS = frozenset(_STOPWORD_LIST.split())
 SOURCE_WORDS = frozenset({"article", "articles", "passage", "passages", "reported", "reports"})
 """Words a generated claim uses about its sources rather than its facts (ignored by verification)."""
 
-_stemmer = EnglishStemmer()
+STEMMER = "snowball-english-libstemmer-2.2"
+"""Which stemmer made the stems: a BM25 index tokenised by another one is rebuilt."""
+
+_stemmers = threading.local()  # a PyStemmer object is not to be shared between threads
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """The Snowball (Porter 2) stem of a lower-cased word; numbers come back unchanged."""
-    return word if word[:1].isdigit() else _stemmer.stem(word)
+    """The Snowball (Porter 2) stem of a lower-cased word; numbers come back unchanged.
+
+    PyStemmer runs the Snowball project's own C stemmer. (NLTK's Python port, used before, gives the
+    same stems but for a handful of words such as "realization", and its import took 1-2 s.)
+    """
+    if word[:1].isdigit():
+        return word
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return str(stemmer.stemWord(word))
 
 
 def words(text: str) -> list[str]:

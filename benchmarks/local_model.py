@@ -30,6 +30,7 @@ import os
 import platform
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,46 @@ offline_environment()  # before any model library is imported
 
 logger = logging.getLogger("benchmarks.local_model")
 
-# name -> LLMSettings overrides: the shapes of reader measured in docs/evaluation.md
+# The reader's prompt as first built (the question first, then the instruction).
+FIRST_PROMPT = (
+    "News passages:\n\n{context}\n\nQuestion: {question}\nAnswer with the answer itself in a few words, "
+    "then the number of the passage that states it, like: Joe Biden [2]\n"
+)
+
+# name -> LLMSettings overrides (and "prompt": the text of a reader prompt to try instead of
+# prompts/reader.md): the shapes of reader measured in docs/evaluation.md
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "p3": {"reader_passages": 3},
-    "p6": {"reader_passages": 6},
-    "c400": {"reader_passage_chars": 400},
-    "c1000": {"reader_passage_chars": 1000},
+    "passages": {"reader_context": "passages", "reader_passages": 4, "reader_passage_chars": 700},
+    "w1200": {"reader_context": "windows", "reader_context_chars": 1200},
+    "w1600": {"reader_context": "windows", "reader_context_chars": 1600},
+    "w2000": {"reader_context": "windows", "reader_context_chars": 2000},
+    "first-build": {
+        "reader_context": "passages",
+        "reader_passages": 4,
+        "reader_passage_chars": 700,
+        "reader_temperature": 0.1,
+        "prompt": FIRST_PROMPT,
+    },
+    "w1600-first-prompt": {"reader_context": "windows", "reader_context_chars": 1600, "prompt": FIRST_PROMPT},
 }
+
+
+def variant_settings(llm: Any, name: str, scratch: Path) -> Any:
+    """The LLMSettings of a variant; a variant's own prompt text goes to a scratch prompts folder."""
+    from assistant.answer.prompts import DEFAULT_PROMPTS_DIR
+
+    update = dict(VARIANTS[name])
+    prompt = update.pop("prompt", None)
+    if prompt is not None:
+        folder = scratch / name
+        folder.mkdir(parents=True, exist_ok=True)
+        source = Path(llm.prompts_dir).expanduser() if llm.prompts_dir else DEFAULT_PROMPTS_DIR
+        for file in source.glob("*.md"):
+            (folder / file.name).write_text(file.read_text(encoding="utf-8"), encoding="utf-8")
+        (folder / "reader.md").write_text(prompt, encoding="utf-8")
+        update.update(prompts_dir=folder, reader_prompt="reader.md")
+    return llm.model_copy(update=update)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -76,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="default", help=f"Comma-separated, among {sorted(VARIANTS)}.")
     parser.add_argument("--half", choices=("even", "odd"), default=None, help="Every other question only.")
     parser.add_argument("--no-twins", action="store_true", help="Skip the twins (abstention).")
+    parser.add_argument(
+        "--read-twins",
+        action="store_true",
+        help="Let the model read the twins too (where the composer answers): their written answers.",
+    )
     parser.add_argument("--threads", type=int, default=None, help="llm.threads (default: physical cores).")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -112,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     model.load()
     load_seconds = time.perf_counter() - t0
     readers = {}
+    scratch = Path(tempfile.mkdtemp(prefix="reader-prompts-"))
     for name in args.variants.split(","):
-        llm = settings.llm.model_copy(update=VARIANTS[name])
+        llm = variant_settings(settings.llm, name, scratch)
         readers[name] = ReaderAnswerer(llm, model, extractive, load_prompts(llm))
 
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in readers}
@@ -127,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             passages = assistant.retrieve(q.question, filters=filters, as_of=q.date)
             retrieve_ms = (time.perf_counter() - t0) * 1000
             for name, reader in readers.items():
-                if case == "twin":
+                if case == "twin" and not args.read_twins:
                     # The reader abstains exactly when the composer does (the model is never asked
-                    # whether it knows), so a twin needs the composer alone.
+                    # whether it knows), so a twin needs the composer alone; --read-twins has the
+                    # model read them anyway, for their written answers.
                     quotes = answer_of(extractive, q.question, passages)
                     rows[name].append({"id": q.id, "case": case, "abstained": quotes.abstained})
                     continue
@@ -197,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         asked = [r for r in got if r["case"] == "question"]
         twins = [r for r in got if r["case"] == "twin"]
         summary: dict[str, Any] = {
-            "settings": VARIANTS[name],
+            "settings": {k: v for k, v in VARIANTS[name].items() if k != "prompt"},
+            "prompt": VARIANTS[name].get("prompt"),
             "answer_contains": mean([r["contains"] for r in asked]),
             "answer_contains_folded": mean([r["contains_folded"] for r in asked]),
             "cited_passage_contains": mean([r["cited_contains"] for r in asked]),

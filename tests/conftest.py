@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,8 +33,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
 
 
 def shared_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The run's one folder of ONNX exports of the embedding model."""
-    return tmp_path_factory.getbasetemp() / "onnx-exports"
+    """The run's one folder of ONNX exports of the embedding model, shared by pytest-xdist's workers
+    (each has a temp folder of its own inside the run's)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    return base / "onnx-exports"
 
 
 @pytest.fixture
@@ -49,8 +54,12 @@ def embedder(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     from assistant.config import EmbeddingSettings
     from assistant.library.embedding import Embedder
 
-    model = Embedder(EmbeddingSettings(), cache_dir=shared_exports(tmp_path_factory))
-    model.embed_query("warm up")
+    exports = shared_exports(tmp_path_factory)
+    exports.mkdir(parents=True, exist_ok=True)
+    with open(exports / ".warm-up.lock", "w") as lock:  # one worker exports, the others load its export
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        model = Embedder(EmbeddingSettings(), cache_dir=exports)
+        model.embed_query("warm up")
     return model
 
 

@@ -30,8 +30,11 @@ class Answerer(Protocol):
 class ChatModel(Protocol):
     """A chat model that streams its reply: an OpenAI-compatible server or the local llama.cpp model."""
 
-    def stream_text(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
-        """The reply to ``messages``, piece by piece; ``max_tokens`` caps it (default: the settings')."""
+    def stream_text(
+        self, messages: list[dict[str, str]], max_tokens: int | None = None, temperature: float | None = None
+    ) -> Iterator[str]:
+        """The reply to ``messages``, piece by piece; ``max_tokens`` caps it and ``temperature`` sets
+        the sampling (default: the settings')."""
         ...
 
 

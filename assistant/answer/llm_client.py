@@ -152,23 +152,31 @@ class ChatClient:
                 time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def request(self, messages: list[dict[str, str]], stream: bool, max_tokens: int | None = None) -> Any:
+    def request(
+        self,
+        messages: list[dict[str, str]],
+        stream: bool,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Any:
         client = self.client()
 
         def call() -> Any:
             return client.chat.completions.create(
                 model=self.settings.model,
                 messages=messages,  # type: ignore[arg-type]
-                temperature=self.settings.temperature,
+                temperature=self.settings.temperature if temperature is None else temperature,
                 max_tokens=max_tokens or self.settings.max_tokens,
                 stream=stream,
             )
 
         return self._with_retries(call, "stream" if stream else "request")
 
-    def stream_text(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
+    def stream_text(
+        self, messages: list[dict[str, str]], max_tokens: int | None = None, temperature: float | None = None
+    ) -> Iterator[str]:
         """The model's reply, piece by piece. Retries happen only before the first piece."""
-        response = self.request(messages, stream=True, max_tokens=max_tokens)
+        response = self.request(messages, stream=True, max_tokens=max_tokens, temperature=temperature)
         try:
             for chunk in response:
                 if not chunk.choices:

@@ -7,8 +7,9 @@ it finds the answer in most. So the model does only that, and the assistant does
 1. the composer's quotes come first, at once (:class:`QuotesReady`), and its assessment of the
    passages decides whether the question is answered at all: the model is never asked whether it
    knows;
-2. the model reads the composer's lead passage and the best-ranked others (``llm.reader_passages``,
-   each cut to its sentences nearest the question) and replies ``<answer> [n]``;
+2. the model reads the composer's best-scored sentences, each with its neighbours, from any passage,
+   up to ``llm.reader_context_chars`` (reading is the model's slow part: ~38 prompt tokens a second
+   on 2 cores), and replies ``<answer> [n]``, greedily;
 3. the reply is verified: the short answer must stand in the passage it cites (or in another passage
    the model read, which then becomes the citation); if it stands in none, it is dropped and the
    quotes stand. A passage with a sentence that addresses the model ("Ignore previous instructions
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 from assistant.answer.base import Answerer, ChatModel, answer_of
 from assistant.answer.citations import evidence_sentences
+from assistant.answer.extractive import assess
 from assistant.answer.local.runtime import LocalLLM
 from assistant.answer.prompts import PromptSet
 from assistant.config import LLMSettings
@@ -156,6 +158,54 @@ def reader_passages(passages: Sequence[Passage], quotes: Answer, limit: int) -> 
     return chosen[:limit]
 
 
+def sentence_windows(
+    question: str, passages: Sequence[Passage], quotes: Answer, budget: int
+) -> tuple[list[Passage], list[str]]:
+    """The composer's best-scored sentences, each with its neighbours, up to ``budget`` characters.
+
+    Sentences are taken in the composer's score order from any passage (never one that addresses the
+    model), each with the sentence before and after it, while they fit; a passage's sentences are
+    then read in their own order (``…`` where some are left out), the passages in the order their
+    best sentence came. With no sentence to score, the passages as :func:`reader_passages` gives them.
+    """
+    safe = [p for p in passages if not addresses_the_model(p)]
+    _, candidates = assess(question, safe)
+    if not candidates:
+        chosen = reader_passages(safe, quotes, 4)
+        return chosen, [trim(p.text, question, budget // 4) for p in chosen]
+    spans = {p.id: sentence_spans(p.text) for p in safe}
+    picked: dict[str, set[int]] = {}
+    order: list[Passage] = []
+    used = 0
+    for cand in sorted(candidates, key=lambda c: -c.rank_score):
+        passage = cand.passage
+        own = spans[passage.id]
+        have = picked.get(passage.id, set())
+        window = [i for i in (cand.index - 1, cand.index, cand.index + 1) if 0 <= i < len(own)]
+        for indices in (window, [cand.index]):
+            extra = [i for i in indices if i not in have]
+            cost = sum(own[i][1] - own[i][0] + 1 for i in extra)
+            if used + cost <= budget or not order:
+                if extra and passage.id not in picked:
+                    order.append(passage)
+                picked.setdefault(passage.id, set()).update(extra)
+                used += cost
+                break
+        if used >= budget:
+            break
+    texts = []
+    for passage in order:
+        own = spans[passage.id]
+        indices = sorted(picked[passage.id])
+        parts: list[str] = []
+        for k, i in enumerate(indices):
+            if k and i != indices[k - 1] + 1:
+                parts.append("\u2026")
+            parts.append(passage.text[slice(*own[i])])
+        texts.append(" ".join(parts))
+    return order, texts
+
+
 def format_reader_context(passages: Sequence[Passage], texts: Sequence[str]) -> str:
     """``[n] Outlet, date: text`` lines, one per passage."""
     lines = []
@@ -186,8 +236,11 @@ class ReaderAnswerer:
     def context(
         self, question: str, passages: Sequence[Passage], quotes: Answer
     ) -> tuple[list[Passage], str]:
-        chosen = reader_passages(passages, quotes, self.settings.reader_passages)
-        texts = [trim(p.text, question, self.settings.reader_passage_chars) for p in chosen]
+        if self.settings.reader_context == "windows":
+            chosen, texts = sentence_windows(question, passages, quotes, self.settings.reader_context_chars)
+        else:
+            chosen = reader_passages(passages, quotes, self.settings.reader_passages)
+            texts = [trim(p.text, question, self.settings.reader_passage_chars) for p in chosen]
         return chosen, format_reader_context(chosen, texts)
 
     def messages(self, question: str, context: str) -> list[dict[str, str]]:
@@ -217,10 +270,10 @@ class ReaderAnswerer:
         its own and both reach this generator through one queue. Closing the generator (a Stop button,
         a client gone) cancels the request, waiting or writing.
         """
-        max_tokens = self.settings.reader_max_tokens
+        max_tokens, temperature = self.settings.reader_max_tokens, self.settings.reader_temperature
         model = self.model
         if not isinstance(model, LocalLLM):
-            yield from model.stream_text(messages, max_tokens=max_tokens)
+            yield from model.stream_text(messages, max_tokens=max_tokens, temperature=temperature)
             return
         items: queue.SimpleQueue[str | Waiting | BaseException | None] = queue.SimpleQueue()
         cancel = threading.Event()
@@ -230,6 +283,7 @@ class ReaderAnswerer:
                 for piece in model.stream_text(
                     messages,
                     max_tokens,
+                    temperature=temperature,
                     on_queue=lambda ahead: items.put(Waiting(position=ahead)),
                     cancel=cancel,
                 ):

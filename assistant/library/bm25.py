@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.failpoints import failpoint
-from assistant.text import tokenize
+from assistant.text import STEMMER, tokenize
 
 if TYPE_CHECKING:
     from assistant.library.registry import Registry
@@ -464,6 +464,9 @@ class BM25Index:
                 return False
             if state.get("source", "registry") != self._source:  # built the other way: other ids
                 return False
+            if state.get("stemmer", "nltk-snowball-english") != STEMMER:
+                logger.info("the BM25 index in %s has another stemmer's tokens: rebuilt", self.directory)
+                return False
             loaded = {s.name: s for s in self._segments}
             try:
                 segments = [
@@ -498,6 +501,7 @@ class BM25Index:
                 self._saved.add(segment.name)
         state = {
             "format": 2,
+            "stemmer": STEMMER,
             "source": self._source,
             "generation": self._generation,
             "k1": K1,

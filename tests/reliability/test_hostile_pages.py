@@ -78,9 +78,12 @@ def test_hostile_article_renders_inert_in_chat_sources_and_library(app, browser)
     sources.wait_for()
     panel = page.locator(".na-turn").first.inner_text()
     assert "<script>" in panel  # the title is shown as text, tags and all
-    # Hover and click everything the article could have turned into a live element.
-    for element in page.locator(".na-source *").all()[:40]:
-        with contextlib.suppress(Exception):  # an element that cannot be hovered (hidden) is fine
+    # Hover everything visible that the article could have turned into a live element (a hidden
+    # one cannot be hovered: each would only wait out its timeout).
+    hoverable = page.locator(".na-source *").filter(visible=True).all()[:40]
+    assert hoverable
+    for element in hoverable:
+        with contextlib.suppress(Exception):  # covered by another element, or gone since
             element.hover(timeout=1000)
     page.wait_for_timeout(500)
 

@@ -328,11 +328,13 @@ class LocalLLM:
 
     # -- generating -----------------------------------------------------------------------------
 
-    def _request(self, messages: list[dict[str, str]], max_tokens: int | None) -> dict[str, Any]:
+    def _request(
+        self, messages: list[dict[str, str]], max_tokens: int | None, temperature: float | None = None
+    ) -> dict[str, Any]:
         return {
             "messages": messages,
             "max_tokens": max_tokens or self.settings.max_tokens,
-            "temperature": self.settings.temperature,
+            "temperature": self.settings.temperature if temperature is None else temperature,
             "stream": True,
             "return_progress": True,  # a chunk per prompt step: a stop is noticed while the prompt is read
             "cache_prompt": True,
@@ -342,6 +344,7 @@ class LocalLLM:
         self,
         messages: list[dict[str, str]],
         max_tokens: int | None = None,
+        temperature: float | None = None,
         *,
         on_queue: QueueCallback | None = None,
         cancel: threading.Event | None = None,
@@ -364,7 +367,7 @@ class LocalLLM:
         job = _Job(queue.SimpleQueue(), threading.Event(), cancel)
         worker = threading.Thread(
             target=self._generate,
-            args=(server, self._request(messages, max_tokens), job, ticket),
+            args=(server, self._request(messages, max_tokens, temperature), job, ticket),
             name="local-llm",
             daemon=True,
         )

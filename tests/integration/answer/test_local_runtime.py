@@ -7,6 +7,7 @@ queue, stopping, errors), never the quality of an answer.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -295,15 +296,23 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
         llm.load()
 
 
-def test_a_damaged_gguf_fails_to_load_with_advice(tmp_path: Path, toy_model: Path) -> None:
+def test_a_damaged_gguf_fails_to_load_with_advice(
+    tmp_path: Path, toy_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     damaged = tmp_path / "damaged.gguf"
     damaged.write_bytes(toy_model.read_bytes()[:200_000])
     llm = LocalLLM(_settings(damaged))
-    before = _socket_dirs()
-    with pytest.raises(ModelNotInstalledError, match="could not load.*assistant model install"):
-        llm.load()
-    assert not llm.loaded
-    assert _socket_dirs() == before, "the socket folder of the failed load is removed"
+    # A temp folder of this test's own (short: a socket path has ~100 bytes), so that another test
+    # running beside this one cannot add or remove socket folders in it.
+    own_tmp = Path(tempfile.mkdtemp(prefix="t-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
+    try:
+        with pytest.raises(ModelNotInstalledError, match="could not load.*assistant model install"):
+            llm.load()
+        assert not llm.loaded
+        assert not _socket_dirs(), "the socket folder of the failed load is removed"
+    finally:
+        shutil.rmtree(own_tmp, ignore_errors=True)
 
 
 def test_a_prompt_longer_than_the_context_names_the_setting(make_llm: MakeLLM) -> None:

@@ -172,8 +172,8 @@ def test_a_written_answer_is_the_content_and_its_quotes_come_in_the_extra_field(
     model = assistant.local_model
     real = model.stream_text
 
-    def scripted(messages, max_tokens=None, *, on_queue=None, cancel=None):  # type: ignore[no-untyped-def]
-        for _ in real(messages, 4, on_queue=on_queue, cancel=cancel):  # the model's turn, really taken
+    def scripted(messages, max_tokens=None, temperature=None, *, on_queue=None, cancel=None):  # type: ignore[no-untyped-def]
+        for _ in real(messages, 4, temperature, on_queue=on_queue, cancel=cancel):  # the model's turn, taken
             pass
         yield from (reply[:9], reply[9:])
 

@@ -14,7 +14,7 @@ from assistant.library.chunking import chunk_article
 from assistant.library.registry import Registry
 from assistant.library.sources import read_file
 from assistant.models import Article
-from assistant.text import tokenize
+from assistant.text import STEMMER, tokenize
 
 pytestmark = pytest.mark.unit
 
@@ -130,6 +130,26 @@ def test_a_second_process_sees_writes_and_loads_the_persisted_index(tmp_path: Pa
     fresh = BM25Index(tmp_path / "bm25", Registry(path))
     assert [p for p, _ in _search(fresh, reader_registry, "zebra")] == [f"{zebra.id}-0000"]
     assert [s["name"] for s in manifest["segments"]] == [s.name for s in fresh._segments]
+
+
+def test_an_index_tokenised_by_another_stemmer_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "registry.sqlite3"
+    writer_registry = Registry(path)
+    writer = BM25Index(tmp_path / "bm25", writer_registry)
+    zebra = _article("a", "The realization that the zebra escaped came on Monday.")
+    _put(writer_registry, zebra)
+    writer.refresh(writer_registry.generation())
+    manifest_path = tmp_path / "bm25" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["stemmer"] == STEMMER
+    # An index written before the stemmer was recorded (NLTK's stems: "realization" -> "realize").
+    del manifest["stemmer"]
+    manifest_path.write_text(json.dumps(manifest))
+    fresh = BM25Index(tmp_path / "bm25", Registry(path))
+    assert [p for p, _ in _search(fresh, writer_registry, "realization")] == [f"{zebra.id}-0000"]
+    assert fresh._segments and all(s.name not in manifest_path.read_text() for s in fresh._segments)
+    fresh.refresh(writer_registry.generation())  # a writer saves it with this stemmer's name
+    assert json.loads(manifest_path.read_text())["stemmer"] == STEMMER
 
 
 def test_filters_apply_before_the_cut(tmp_path: Path, registry: Registry) -> None:
