@@ -159,20 +159,17 @@ def reader_passages(passages: Sequence[Passage], quotes: Answer, limit: int) -> 
 
 
 def sentence_windows(
-    question: str, passages: Sequence[Passage], quotes: Answer, budget: int
+    question: str, passages: Sequence[Passage], budget: int
 ) -> tuple[list[Passage], list[str]]:
     """The composer's best-scored sentences, each with its neighbours, up to ``budget`` characters.
 
     Sentences are taken in the composer's score order from any passage (never one that addresses the
     model), each with the sentence before and after it, while they fit; a passage's sentences are
     then read in their own order (``…`` where some are left out), the passages in the order their
-    best sentence came. With no sentence to score, the passages as :func:`reader_passages` gives them.
+    best sentence came. With no sentence to score, nothing: there is nothing to read.
     """
     safe = [p for p in passages if not addresses_the_model(p)]
     _, candidates = assess(question, safe)
-    if not candidates:
-        chosen = reader_passages(safe, quotes, 4)
-        return chosen, [trim(p.text, question, budget // 4) for p in chosen]
     spans = {p.id: sentence_spans(p.text) for p in safe}
     picked: dict[str, set[int]] = {}
     order: list[Passage] = []
@@ -237,7 +234,7 @@ class ReaderAnswerer:
         self, question: str, passages: Sequence[Passage], quotes: Answer
     ) -> tuple[list[Passage], str]:
         if self.settings.reader_context == "windows":
-            chosen, texts = sentence_windows(question, passages, quotes, self.settings.reader_context_chars)
+            chosen, texts = sentence_windows(question, passages, self.settings.reader_context_chars)
         else:
             chosen = reader_passages(passages, quotes, self.settings.reader_passages)
             texts = [trim(p.text, question, self.settings.reader_passage_chars) for p in chosen]
@@ -250,8 +247,8 @@ class ReaderAnswerer:
         """The quotes, the model's reply as it is written, then the verified Answer."""
         quotes = answer_of(self.extractive, question, passages)
         yield QuotesReady(answer=quotes)
-        chosen, context = self.context(question, passages, quotes)
-        if quotes.abstained or not chosen:  # unanswered, or every passage addresses the model
+        chosen, context = ([], "") if quotes.abstained else self.context(question, passages, quotes)
+        if not chosen:  # unanswered, or nothing left to read: every passage addresses the model
             yield AnswerReady(answer=quotes.model_copy(update={"backend": self.backend}))
             return
         pieces: list[str] = []
