@@ -1,7 +1,8 @@
 """The local reader on RealTime QA 2023: written answers, citations, abstention and latency.
 
     .venv/bin/python benchmarks/local_model.py --data-dir BUILT_LIBRARY [--model qwen2.5-coder-0.5b]
-        [--variants default,p6] [--half even|odd] [--limit N] [--no-twins]
+        [--variants default,w2000] [--half even|odd] [--limit N] [--no-twins]
+        [--read-twins [--twins-only]]   # the model reads the twins the composer answers, too
 
 Every question is asked as of its own date (retrieval's time prior), as the default answer is. Per
 question the passages are retrieved and the composer's quotes written once; then each reader variant
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="Let the model read the twins too (where the composer answers): their written answers.",
     )
+    parser.add_argument("--twins-only", action="store_true", help="Ask the twins alone, not the questions.")
     parser.add_argument("--threads", type=int, default=None, help="llm.threads (default: physical cores).")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in readers}
     for index, q in enumerate(questions, start=1):
         gold = {ids_by_url.get(urls.get(g, ""), "") for g in q.gold_any} - {""}
-        cases = [("question", None)]
+        cases: list[tuple[str, Filters | None]] = [] if args.twins_only else [("question", None)]
         if not args.no_twins:
             cases.append(("twin", Filters(article_ids=[i for i in all_ids if i not in gold])))
         for case, filters in cases:
