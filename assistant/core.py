@@ -18,7 +18,7 @@ from assistant.library.bm25 import BM25Index
 from assistant.library.check import CheckReport, repair_library
 from assistant.library.embedding import Embedder, offline_environment
 from assistant.library.ingest import Ingester
-from assistant.library.locking import recover_interrupted_write, write_session
+from assistant.library.locking import LibraryBusyError, WriteLock, recover_interrupted_write, write_session
 from assistant.library.registry import Registry
 from assistant.library.vectors import VectorStore
 from assistant.models import (
@@ -78,6 +78,19 @@ class Assistant:
         )
         # a writer that died mid-way left drift: repair it first
         recover_interrupted_write(data_dir, self._repair_after_crash)
+        self._retokenise_if_needed()
+
+    def _retokenise_if_needed(self) -> None:
+        """A BM25 index saved by another stemmer is rebuilt and saved once, by the first process that
+        opens the library while nobody writes; otherwise every reading process would rebuild it in
+        memory until the next ingest."""
+        if not self.bm25.saved_by_another_stemmer():
+            return
+        try:
+            with WriteLock(self.settings.data_dir, 0, "BM25 re-tokenising"):
+                self.bm25.refresh(self.registry.generation())
+        except (LibraryBusyError, OSError):  # a writer is at work (it saves the index), or read-only
+            pass
 
     # -- library -------------------------------------------------------------------------------
 

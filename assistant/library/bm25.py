@@ -49,6 +49,7 @@ B = 0.75
 MERGE_RATIO = 4  # a segment is merged into its older neighbour once it holds >= 1/MERGE_RATIO of it
 COMPACT_DEAD = 0.5  # a segment is rewritten once this share of its documents is deleted
 MANIFEST = "manifest.json"
+_STEMMER_BEFORE = "nltk-snowball-english"  # what a manifest without a "stemmer" was tokenised by
 _ORPHAN_GRACE_S = 120.0  # unreferenced segment files younger than this may belong to a concurrent writer
 
 # (passage id, article id, passage text)
@@ -315,6 +316,15 @@ class BM25Index:
         with self._lock:
             return [int((~d).sum()) for d in self._dead]
 
+    def saved_by_another_stemmer(self) -> bool:
+        """Whether the index on disk was tokenised by another stemmer than :data:`STEMMER` (it is
+        rebuilt when loaded: :meth:`refresh` saves the rebuilt one)."""
+        try:
+            state = json.loads((self.directory / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(state, dict) and state.get("stemmer", _STEMMER_BEFORE) != STEMMER
+
     def saved_state(self) -> tuple[int, list[str]] | None:
         """(generation, live passage ids) of the index saved on disk; None when there is none.
 
@@ -464,7 +474,7 @@ class BM25Index:
                 return False
             if state.get("source", "registry") != self._source:  # built the other way: other ids
                 return False
-            if state.get("stemmer", "nltk-snowball-english") != STEMMER:
+            if state.get("stemmer", _STEMMER_BEFORE) != STEMMER:
                 logger.info("the BM25 index in %s has another stemmer's tokens: rebuilt", self.directory)
                 return False
             loaded = {s.name: s for s in self._segments}

@@ -364,3 +364,26 @@ def test_cli_and_settings_file_select_the_openai_backend(tmp_path: Path) -> None
         assert server.requests[-1]["model"] == "from-the-file"
         assert fallback["backend"] == "extractive" and fallback["fallback_reason"]
         assert "3.2 million" in fallback["text"], "the extractive answer stands in when the server fails"
+
+
+def test_an_index_tokenised_by_another_stemmer_is_saved_again_by_the_next_to_open(  # type: ignore[no-untyped-def]
+    make_assistant, tmp_path: Path
+) -> None:
+    from assistant.text import STEMMER
+
+    first = make_assistant()
+    first.ingest([CORPUS_DIR / "2020-08-24-times-of-israel-halevi-doha.md"])
+    expected = [p.id for p in first.retrieve("Israeli delegation in Doha", k=5)]
+    first.close()
+    manifest = tmp_path / "data" / "bm25" / "manifest.json"
+    state = json.loads(manifest.read_text())
+    del state["stemmer"]  # as the index was saved before the stemmer was recorded
+    manifest.write_text(json.dumps(state))
+
+    second = make_assistant()
+    try:
+        assert json.loads(manifest.read_text())["stemmer"] == STEMMER  # rebuilt and saved at opening
+        assert not second.bm25.saved_by_another_stemmer()
+        assert [p.id for p in second.retrieve("Israeli delegation in Doha", k=5)] == expected
+    finally:
+        second.close()
