@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,6 +50,11 @@ MERGE_RATIO = 4  # a segment is merged into its older neighbour once it holds >=
 COMPACT_DEAD = 0.5  # a segment is rewritten once this share of its documents is deleted
 MANIFEST = "manifest.json"
 _STEMMER_BEFORE = "nltk-snowball-english"  # what a manifest without a "stemmer" was tokenised by
+
+
+def _other_stemmer(state: dict[str, Any]) -> bool:
+    """Whether a manifest's segments were tokenised by another stemmer than this one."""
+    return state.get("stemmer", _STEMMER_BEFORE) != STEMMER
 _ORPHAN_GRACE_S = 120.0  # unreferenced segment files younger than this may belong to a concurrent writer
 
 # (passage id, article id, passage text)
@@ -323,7 +328,7 @@ class BM25Index:
             state = json.loads((self.directory / MANIFEST).read_text())
         except (OSError, ValueError):
             return False
-        return isinstance(state, dict) and state.get("stemmer", _STEMMER_BEFORE) != STEMMER
+        return isinstance(state, dict) and _other_stemmer(state)
 
     def saved_state(self) -> tuple[int, list[str]] | None:
         """(generation, live passage ids) of the index saved on disk; None when there is none.
@@ -474,7 +479,7 @@ class BM25Index:
                 return False
             if state.get("source", "registry") != self._source:  # built the other way: other ids
                 return False
-            if state.get("stemmer", _STEMMER_BEFORE) != STEMMER:
+            if _other_stemmer(state):
                 logger.info("the BM25 index in %s has another stemmer's tokens: rebuilt", self.directory)
                 return False
             loaded = {s.name: s for s in self._segments}
