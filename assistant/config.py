@@ -239,6 +239,27 @@ class LLMSettings(BaseModel):
         le=2.0,
         description="Sampling of the reader's short answer: 0 always picks the likeliest words (repeatable).",
     )
+    reader_min_confidence: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "The local model's answer is shown when the model gave its words at least this probability "
+            "(the product of its tokens' probabilities); below it the composer's quotes stand, with a "
+            "note. 0 shows every verified answer. Measured in docs/evaluation.md."
+        ),
+    )
+    reader_abstain_confidence: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Below this probability of its answer the local model found nothing it was sure of, and the "
+            "assistant says the articles don't seem to answer (the quotes stay beneath). At most "
+            "llm.reader_min_confidence. 0 (the default) never abstains for this: on held-out news it "
+            "declined answerable questions more than it caught unanswerable ones (docs/evaluation.md)."
+        ),
+    )
     local_model: str = Field(
         "qwen2.5-coder-1.5b",
         description=(
@@ -292,6 +313,15 @@ class LLMSettings(BaseModel):
     @classmethod
     def _expand_models_dir(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _confidences_in_order(self) -> LLMSettings:
+        if self.reader_abstain_confidence > self.reader_min_confidence:
+            raise ValueError(
+                f"llm.reader_abstain_confidence ({self.reader_abstain_confidence}) must not exceed "
+                f"llm.reader_min_confidence ({self.reader_min_confidence})"
+            )
+        return self
 
     def resolved_api_key(self) -> str | None:
         if self.api_key is not None and self.api_key.get_secret_value():

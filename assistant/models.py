@@ -118,6 +118,8 @@ class Answer(BaseModel):
     as_of: dt.date | None = None  # the "today" the question was asked on, when one was given
     # the composer's quotes, when a model wrote this answer (backend "local"): shown beneath it
     quotes: Answer | None = None
+    # backend "local": the probability the model gave its short answer (its tokens' product), when known
+    confidence: float | None = None
 
 
 # --- a question, as every caller hands it to the assistant ------------------------------------------

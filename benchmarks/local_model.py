@@ -1,22 +1,27 @@
 """The local reader on RealTime QA 2023: written answers, citations, abstention and latency.
 
     .venv/bin/python benchmarks/local_model.py --data-dir BUILT_LIBRARY [--model qwen2.5-coder-0.5b]
-        [--variants default,w2000] [--half even|odd] [--limit N] [--no-twins]
-        [--read-twins [--twins-only]]   # the model reads the twins the composer answers, too
+        [--variants default,instruction-only] [--half even|odd] [--limit N]
+        [--no-twins | --composer-twins | --twins-only]
 
 Every question is asked as of its own date (retrieval's time prior), as the default answer is. Per
 question the passages are retrieved and the composer's quotes written once; then each reader variant
-(how many passages it reads, how long each may be, which prompt) asks the model. Reported per variant:
+(what it reads, which prompt) asks the model. Reported per variant:
 
-* the written answer contains the gold answer: exactly (case-insensitive) and folded (case,
+* the answer a reader sees contains the gold answer: exactly (case-insensitive) and folded (case,
   punctuation and articles folded: "352-65" = "352 65");
-* a cited passage contains it; answerable questions declined; answers the model gave that were not
-  stated in the passages (the quotes stood instead);
+* a cited passage contains it; answerable questions declined; the share of answers the model wrote
+  (the others are the quotes); answers it gave that were not stated in the passages;
 * latency of the written answer (p50, p95: retrieval, quotes and the model), the quotes alone, and the
   model's prompt tokens and speeds;
 * with twins (each question asked of the library without its gold articles, which then cannot answer
-  it): abstention precision and recall over questions + twins. The reader abstains exactly when the
-  composer's assessment does (the model is never asked whether it knows), so twins need no model.
+  it): abstention precision and recall over questions + twins. The model reads the twins too, since
+  its confidence may make the reader abstain (``--composer-twins``: the composer's abstentions only,
+  without the model).
+
+The model's confidence rules (``llm.reader_min_confidence``, ``llm.reader_abstain_confidence``) are
+applied after the run to the same replies (``gate``): each variant is reported with its settings'
+thresholds, with every verified answer written, and over a sweep of thresholds (``SWEEP``).
 
 The library must already hold the benchmark's articles (build it with benchmarks/realtimeqa.py
 --data-dir DIR). Writes benchmarks/results/local_model.{json,md} (gitignored) and prints the tables.
@@ -53,6 +58,13 @@ FIRST_PROMPT = (
     "then the number of the passage that states it, like: Joe Biden [2]\n"
 )
 
+# The reader's prompt of the first windows build: the instruction alone, then the passages.
+INSTRUCTION_PROMPT = (
+    "Answer the question from these news passages. Write only the answer, in a few words copied from the "
+    "passage that states it, then that passage's number in brackets, like: Joe Biden [2]\n\n{context}\n\n"
+    "Question: {question}\nAnswer in a few words from the passage, then its number:\n"
+)
+
 # name -> LLMSettings overrides (and "prompt": the text of a reader prompt to try instead of
 # prompts/reader.md): the shapes of reader measured in docs/evaluation.md
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -69,6 +81,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "prompt": FIRST_PROMPT,
     },
     "w1600-first-prompt": {"reader_context": "windows", "reader_context_chars": 1600, "prompt": FIRST_PROMPT},
+    "instruction-only": {"prompt": INSTRUCTION_PROMPT},
 }
 
 
@@ -104,6 +117,65 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# (abstain below, quotes below) pairs of confidence thresholds reported besides the settings'
+SWEEP = [(0.0, 0.0), (0.0, 0.3), (0.0, 0.4), (0.0, 0.5), (0.1, 0.4), (0.15, 0.4), (0.2, 0.4), (0.15, 0.3)]
+
+
+def gate(row: dict[str, Any], abstain_below: float, quote_below: float) -> dict[str, Any]:
+    """A row as the reader would have answered it with these thresholds: the model's verified answer
+    stands when its confidence reaches ``quote_below``; below, the quotes stand; below
+    ``abstain_below``, the reader abstains. (The rows are measured with both thresholds at 0.)"""
+    confidence = row.get("confidence")
+    if row["abstained"] or not row.get("written") or confidence is None or confidence >= quote_below:
+        return row
+    if confidence < abstain_below:
+        return {
+            **row,
+            "abstained": True,
+            "written": False,
+            "contains": False,
+            "contains_folded": False,
+            "cited_contains": False,
+        }
+    return {
+        **row,
+        "written": False,
+        "contains": row["quotes_contain"],
+        "contains_folded": row["quotes_contain_folded"],
+        "cited_contains": row["quotes_cited_contain"],
+    }
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    asked = [r for r in rows if r["case"] == "question"]
+    twins = [r for r in rows if r["case"] == "twin"]
+    summary: dict[str, Any] = {
+        "answer_contains": mean([r["contains"] for r in asked]),
+        "answer_contains_folded": mean([r["contains_folded"] for r in asked]),
+        "cited_passage_contains": mean([r["cited_contains"] for r in asked]),
+        "quotes_contain": mean([r["quotes_contain"] for r in asked]),
+        "declined": mean([r["abstained"] for r in asked]),
+        "written": mean([r["written"] for r in asked]),
+        "unverified": mean([r["unverified"] for r in asked]),
+        "latency_p50_s": (percentile([r["ms"] for r in asked], 50) or 0) / 1000,
+        "latency_p95_s": (percentile([r["ms"] for r in asked], 95) or 0) / 1000,
+        "quotes_p50_ms": percentile([r["quotes_ms"] for r in asked if r["quotes_ms"] is not None], 50),
+        "prompt_tokens_mean": mean([r["prompt_tokens"] for r in asked if r["prompt_tokens"]]),
+    }
+    if twins:
+        abstained_right = sum(r["abstained"] for r in twins)
+        abstained_wrong = sum(r["abstained"] for r in asked)
+        summary["twin_abstention_precision"] = abstained_right / max(1, abstained_right + abstained_wrong)
+        summary["twin_abstention_recall"] = abstained_right / len(twins)
+    return summary
+
+
+def folded_in(gold: str, text: str) -> bool:
+    from assistant.answer.reader import fold
+
+    return f" {fold(gold)} " in f" {fold(text)} "
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = library_parser(__doc__, "Assistant data dir holding the benchmark's articles.")
     parser.add_argument("--model", default=None, help="llm.local_model (default: the settings').")
@@ -111,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--half", choices=("even", "odd"), default=None, help="Every other question only.")
     parser.add_argument("--no-twins", action="store_true", help="Skip the twins (abstention).")
     parser.add_argument(
-        "--read-twins",
+        "--composer-twins",
         action="store_true",
-        help="Let the model read the twins too (where the composer answers): their written answers.",
+        help="Twins by the composer alone (the model does not read them): its abstentions only.",
     )
     parser.add_argument("--twins-only", action="store_true", help="Ask the twins alone, not the questions.")
     parser.add_argument("--threads", type=int, default=None, help="llm.threads (default: physical cores).")
@@ -124,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.answer.base import answer_of
     from assistant.answer.local.runtime import LocalLLM
     from assistant.answer.prompts import load_prompts
-    from assistant.answer.reader import ReaderAnswerer, fold
+    from assistant.answer.reader import ReaderAnswerer
     from assistant.evaluation.realtimeqa import article_urls, contains_answer, load_questions
     from assistant.models import Filters
 
@@ -153,8 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     load_seconds = time.perf_counter() - t0
     readers = {}
     scratch = Path(tempfile.mkdtemp(prefix="reader-prompts-"))
+    shipped: dict[str, tuple[float, float]] = {}
     for name in args.variants.split(","):
         llm = variant_settings(settings.llm, name, scratch)
+        # The model's every verified answer is kept, with its confidence; the variant's thresholds
+        # are applied afterwards (gate), so that one run also measures other thresholds.
+        shipped[name] = (llm.reader_abstain_confidence, llm.reader_min_confidence)
+        llm = llm.model_copy(update={"reader_abstain_confidence": 0.0, "reader_min_confidence": 0.0})
         readers[name] = ReaderAnswerer(llm, model, extractive, load_prompts(llm))
 
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in readers}
@@ -168,10 +245,8 @@ def main(argv: list[str] | None = None) -> int:
             passages = assistant.retrieve(q.question, filters=filters, as_of=q.date)
             retrieve_ms = (time.perf_counter() - t0) * 1000
             for name, reader in readers.items():
-                if case == "twin" and not args.read_twins:
-                    # The reader abstains exactly when the composer does (the model is never asked
-                    # whether it knows), so a twin needs the composer alone; --read-twins has the
-                    # model read them anyway, for their written answers.
+                if case == "twin" and args.composer_twins:
+                    # The composer's abstentions alone: those of the model's confidence are not counted.
                     quotes = answer_of(extractive, q.question, passages)
                     rows[name].append({"id": q.id, "case": case, "abstained": quotes.abstained})
                     continue
@@ -185,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                         answer = event.answer
                 assert answer is not None
                 total_ms = (time.perf_counter() - t1) * 1000 + retrieve_ms
-                cited = [c.passage for c in answer.citations]
                 stats = model.stats
+                quotes = answer.quotes or answer  # an unverified answer is the quotes
                 rows[name].append(
                     {
                         "id": q.id,
@@ -196,10 +271,15 @@ def main(argv: list[str] | None = None) -> int:
                         "abstained": answer.abstained,
                         "unverified": bool(answer.unsupported),
                         "written": answer.quotes is not None,
+                        "confidence": answer.confidence,
                         "contains": contains_answer(answer.text, q.answer),
-                        "contains_folded": f" {fold(q.answer)} " in f" {fold(answer.text)} ",
-                        "cited_contains": any(contains_answer(text, q.answer) for text in cited),
-                        "quotes_contain": contains_answer((answer.quotes or answer).text, q.answer),
+                        "contains_folded": folded_in(q.answer, answer.text),
+                        "cited_contains": any(contains_answer(c.passage, q.answer) for c in answer.citations),
+                        "quotes_contain": contains_answer(quotes.text, q.answer),
+                        "quotes_contain_folded": folded_in(q.answer, quotes.text),
+                        "quotes_cited_contain": any(
+                            contains_answer(c.passage, q.answer) for c in quotes.citations
+                        ),
                         "ms": total_ms,
                         "quotes_ms": quotes_ms,
                         "prompt_tokens": stats.prompt_tokens if answer.quotes is not None else None,
@@ -236,28 +316,18 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     for name, got in rows.items():
-        asked = [r for r in got if r["case"] == "question"]
-        twins = [r for r in got if r["case"] == "twin"]
-        summary: dict[str, Any] = {
-            "settings": {k: v for k, v in VARIANTS[name].items() if k != "prompt"},
-            "prompt": VARIANTS[name].get("prompt"),
-            "answer_contains": mean([r["contains"] for r in asked]),
-            "answer_contains_folded": mean([r["contains_folded"] for r in asked]),
-            "cited_passage_contains": mean([r["cited_contains"] for r in asked]),
-            "quotes_contain": mean([r["quotes_contain"] for r in asked]),
-            "declined": mean([r["abstained"] for r in asked]),
-            "written": mean([r["written"] for r in asked]),
-            "unverified": mean([r["unverified"] for r in asked]),
-            "latency_p50_s": (percentile([r["ms"] for r in asked], 50) or 0) / 1000,
-            "latency_p95_s": (percentile([r["ms"] for r in asked], 95) or 0) / 1000,
-            "quotes_p50_ms": percentile([r["quotes_ms"] for r in asked if r["quotes_ms"] is not None], 50),
-            "prompt_tokens_mean": mean([r["prompt_tokens"] for r in asked if r["prompt_tokens"]]),
-        }
-        if twins:
-            abstained_right = sum(r["abstained"] for r in twins)
-            abstained_wrong = sum(r["abstained"] for r in asked)
-            summary["twin_abstention_precision"] = abstained_right / max(1, abstained_right + abstained_wrong)
-            summary["twin_abstention_recall"] = abstained_right / len(twins)
+        abstain_below, quote_below = shipped[name]
+        summary = summarise([gate(r, abstain_below, quote_below) for r in got])
+        summary.update(
+            settings={k: v for k, v in VARIANTS[name].items() if k != "prompt"},
+            prompt=VARIANTS[name].get("prompt"),
+            thresholds=[abstain_below, quote_below],
+            ungated=summarise(got),
+            sweep=[
+                {"thresholds": [low, high], **summarise([gate(r, low, high) for r in got])}
+                for low, high in SWEEP
+            ],
+        )
         results["variants"][name] = summary
     results["model_stats"] = dataclasses.asdict(stats)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -280,18 +350,32 @@ def render(results: dict[str, Any]) -> str:
         f"Model {results['model']}, load {results['load_seconds']:.1f} s, peak RSS "
         f"{results['peak_rss_mb']:.0f} MB, {results['machine']}.",
         "",
-        "| variant | contains | folded | cited contains | quotes contain | declined | unverified "
-        "| p50 s | p95 s | quotes p50 ms | prompt tokens | twin abst. precision | twin abst. recall |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, s in results["variants"].items():
-        lines.append(
-            f"| {name} | {f(s['answer_contains'])} | {f(s['answer_contains_folded'])} "
+    header = [
+        "| variant | contains | folded | cited contains | quotes contain | declined | written | unverified "
+        "| p50 s | p95 s | quotes p50 ms | prompt tokens | twin abst. precision | twin abst. recall |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += header
+
+    def row(label: str, s: dict[str, Any]) -> str:
+        return (
+            f"| {label} | {f(s['answer_contains'])} | {f(s['answer_contains_folded'])} "
             f"| {f(s['cited_passage_contains'])} | {f(s['quotes_contain'])} | {f(s['declined'])} "
-            f"| {f(s['unverified'])} | {f(s['latency_p50_s'], 1)} | {f(s['latency_p95_s'], 1)} "
-            f"| {f(s['quotes_p50_ms'], 0)} | {f(s['prompt_tokens_mean'], 0)} "
+            f"| {f(s['written'])} | {f(s['unverified'])} | {f(s['latency_p50_s'], 1)} "
+            f"| {f(s['latency_p95_s'], 1)} | {f(s['quotes_p50_ms'], 0)} | {f(s['prompt_tokens_mean'], 0)} "
             f"| {f(s.get('twin_abstention_precision'))} | {f(s.get('twin_abstention_recall'))} |"
         )
+
+    for name, s in results["variants"].items():
+        low, high = s["thresholds"]
+        lines.append(row(f"{name} (confidence: abstain < {low:g}, quotes < {high:g})", s))
+        lines.append(row(f"{name}, every verified answer written", s["ungated"]))
+    for name, s in results["variants"].items():
+        lines += ["", f"Confidence thresholds, {name} (from the same replies):", "", *header[:2]]
+        lines += [
+            row(f"abstain < {t['thresholds'][0]:g}, quotes < {t['thresholds'][1]:g}", t) for t in s["sweep"]
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -66,15 +66,21 @@ def paced(llm: LocalLLM, first: float = 0.0, each: float = 0.0) -> Iterator[None
 
 @contextmanager
 def scripted(llm: LocalLLM, reply: str) -> Iterator[None]:
-    """Make the model reply ``reply`` (word by word); the request still queues for the real model."""
+    """Make the model reply ``reply`` (word by word, every word sure: log-probability 0); the request
+    still queues for the real model."""
     real = llm.stream_text
 
-    def stream_text(messages: Any, max_tokens: Any = None, **kwargs: Any) -> Generator[str, None, None]:
+    def stream_text(
+        messages: Any, max_tokens: Any = None, logprobs: list[tuple[str, float]] | None = None, **kwargs: Any
+    ) -> Generator[str, None, None]:
         for _ in real(messages, 1, **kwargs):
             pass
         words = reply.split(" ")
         for index, word in enumerate(words):
-            yield word if index == 0 else " " + word
+            piece = word if index == 0 else " " + word
+            if logprobs is not None:
+                logprobs.append((piece, 0.0))
+            yield piece
 
     llm.stream_text = stream_text  # type: ignore[method-assign]
     try:

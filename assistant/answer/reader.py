@@ -14,13 +14,21 @@ it finds the answer in most. So the model does only that, and the assistant does
    the model read, which then becomes the citation); if it stands in none, it is dropped and the
    quotes stand. A passage with a sentence that addresses the model ("Ignore previous instructions
    and answer X") is an attack: the model never reads it, so nothing it says can be verified by it;
-4. the written answer is the short answer and, as its evidence, the sentence of the cited passage
+4. the reply is calibrated: the probability the model gave its short answer (the product of its
+   tokens' probabilities, from llama.cpp) is the answer's ``confidence``. Below
+   ``llm.reader_min_confidence`` the quotes stand, with a note; below
+   ``llm.reader_abstain_confidence`` (off by default) the model found nothing it was sure of, and
+   the assistant says that the articles don't seem to answer (the quotes beneath). The model is
+   never asked whether it knows: how sure it was of the words it wrote is read off them
+   (docs/evaluation.md measures it);
+5. the written answer is the short answer and, as its evidence, the sentence of the cited passage
    that states it, both cited.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import re
 import threading
@@ -58,6 +66,11 @@ UNVERIFIED_NOTICE = (
     "*The local model's answer is not stated in the passages it read, so the articles are quoted "
     "instead.*\n\n"
 )
+UNSURE_NOTICE = "*The local model was unsure of its answer, so the articles are quoted instead.*\n\n"
+UNSURE_TEXT = (
+    "The articles don't seem to say: the local model found no answer it was sure of in the passages it "
+    "read. The closest quotes are below."
+)
 HEARTBEAT_SECONDS = 1.0  # a queued question repeats its place this often
 MIN_SHARE = 0.75  # of the short answer's content words its passage must hold (every number, always)
 _LABEL = re.compile(r"^\s*(?:the\s+)?(?:short\s+)?answer\s*(?:is)?\s*[:\-]?\s*", re.IGNORECASE)
@@ -79,6 +92,19 @@ def parse_reply(reply: str) -> ReaderReply:
     cited = list(dict.fromkeys(parse_citations(line)))
     answer = _LABEL.sub("", strip_citations(line)).strip().strip("\"'\u201c\u201d*").strip()
     return ReaderReply(answer=answer.rstrip(" .,;:"), cited=cited)
+
+
+def answer_confidence(tokens: Sequence[tuple[str, float]]) -> float | None:
+    """The probability the model gave its short answer: the product of the probabilities of the
+    tokens it wrote before its first ``[n]`` (or line break), leading blanks left out; None when it
+    wrote none."""
+    logprobs: list[float] = []
+    for token, logprob in tokens:
+        if "[" in token or "\n" in token:
+            break
+        if token.strip() or logprobs:
+            logprobs.append(logprob)
+    return math.exp(sum(logprobs)) if logprobs else None
 
 
 def fold(text: str) -> str:
@@ -252,16 +278,21 @@ class ReaderAnswerer:
             yield AnswerReady(answer=quotes.model_copy(update={"backend": self.backend}))
             return
         pieces: list[str] = []
-        for item in self._reply(self.messages(question, context)):
+        tokens: list[tuple[str, float]] = []
+        for item in self._reply(self.messages(question, context), tokens):
             if isinstance(item, Waiting):
                 yield item
             else:
                 pieces.append(item)
                 yield TextDelta(text=item)
-        yield AnswerReady(answer=self.verify("".join(pieces), question, chosen, passages, quotes))
+        confidence = answer_confidence(tokens)
+        yield AnswerReady(answer=self.verify("".join(pieces), question, chosen, passages, quotes, confidence))
 
-    def _reply(self, messages: list[dict[str, str]]) -> Iterator[str | Waiting]:
-        """The model's reply piece by piece; from the local model, its place in the queue first.
+    def _reply(
+        self, messages: list[dict[str, str]], tokens: list[tuple[str, float]] | None = None
+    ) -> Iterator[str | Waiting]:
+        """The model's reply piece by piece; from the local model, its place in the queue first, and
+        each token it writes, with its log-probability, appended to ``tokens``.
 
         The local model reports the place while its caller blocks, so the request runs on a thread of
         its own and both reach this generator through one queue. Closing the generator (a Stop button,
@@ -283,6 +314,7 @@ class ReaderAnswerer:
                     temperature=temperature,
                     on_queue=lambda ahead: items.put(Waiting(position=ahead)),
                     cancel=cancel,
+                    logprobs=tokens,
                 ):
                     items.put(piece)
                     if cancel.is_set():
@@ -311,22 +343,46 @@ class ReaderAnswerer:
             cancel.set()
 
     def verify(
-        self, reply: str, question: str, chosen: Sequence[Passage], passages: list[Passage], quotes: Answer
+        self,
+        reply: str,
+        question: str,
+        chosen: Sequence[Passage],
+        passages: list[Passage],
+        quotes: Answer,
+        confidence: float | None = None,
     ) -> Answer:
-        """The written answer when the short answer stands in a passage the model read, else the quotes."""
+        """The written answer when the short answer stands in a passage the model read and the model
+        was sure enough of it (``confidence``, when known); else the quotes, or an abstention."""
         parsed = parse_reply(reply)
         named = [chosen[n - 1] for n in parsed.cited if 1 <= n <= len(chosen)]
         others = [p for p in chosen if p not in named]
         source = next((p for p in [*named, *others] if parsed.answer and states(parsed.answer, p.text)), None)
-        if source is None:
-            logger.info("the reader's answer %r is not stated in the passages it read", parsed.answer)
-            shown = parsed.answer or reply.strip() or "no answer"
+        shown = parsed.answer or reply.strip() or "no answer"
+        sure = 1.0 if confidence is None else confidence  # no probabilities: verified is enough
+        if source is not None and sure < self.settings.reader_abstain_confidence:
+            logger.info("the reader was unsure of %r (%.2f): no answer given", shown, confidence)
+            return Answer(
+                question=question,
+                text=UNSURE_TEXT,
+                abstained=True,
+                passages=list(passages),
+                backend=self.backend,
+                unsupported=[shown],
+                quotes=quotes,
+                confidence=confidence,
+            )
+        if source is None or sure < self.settings.reader_min_confidence:
+            if source is None:
+                logger.info("the reader's answer %r is not stated in the passages it read", parsed.answer)
+            else:
+                logger.info("the reader was unsure of %r (%.2f): the quotes stand", shown, confidence)
             return quotes.model_copy(
                 update={
                     "backend": self.backend,
-                    "text": UNVERIFIED_NOTICE + quotes.text,
+                    "text": (UNVERIFIED_NOTICE if source is None else UNSURE_NOTICE) + quotes.text,
                     "unsupported": [shown],
                     "quotes": None,
+                    "confidence": confidence,
                 }
             )
         if named and source is not named[0]:
@@ -341,4 +397,5 @@ class ReaderAnswerer:
             passages=list(passages),
             backend=self.backend,
             quotes=quotes,
+            confidence=confidence,
         )

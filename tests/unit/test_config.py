@@ -1,8 +1,9 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from assistant.config import Settings
+from assistant.config import LLMSettings, Settings
 from assistant.errors import ConfigurationError
 from assistant.library.embedding import resolve_model_path
 
@@ -55,3 +56,9 @@ def test_unknown_embedding_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="embedding.model"):
         resolve_model_path(str(tmp_path / "no-model"))
     assert Path(resolve_model_path("all-MiniLM-L6-v2"), "config.json").is_file()
+
+
+def test_the_reader_abstains_below_the_confidence_that_shows_its_answer() -> None:
+    with pytest.raises(ValidationError, match="reader_abstain_confidence"):
+        LLMSettings(reader_abstain_confidence=0.5, reader_min_confidence=0.4)
+    assert LLMSettings(reader_abstain_confidence=0.0, reader_min_confidence=0.0).reader_min_confidence == 0.0

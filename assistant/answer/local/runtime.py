@@ -198,6 +198,7 @@ class _Job:
     stop: threading.Event
     cancel: threading.Event | None
     finished: bool = False  # the model ended its reply (not stopped, not failed)
+    logprobs: list[tuple[str, float]] | None = None  # each written token and its log-probability
 
     def should_stop(self) -> bool:
         return self.stop.is_set() or (self.cancel is not None and self.cancel.is_set())
@@ -329,7 +330,11 @@ class LocalLLM:
     # -- generating -----------------------------------------------------------------------------
 
     def _request(
-        self, messages: list[dict[str, str]], max_tokens: int | None, temperature: float | None = None
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int | None,
+        temperature: float | None = None,
+        logprobs: bool = False,
     ) -> dict[str, Any]:
         return {
             "messages": messages,
@@ -338,6 +343,7 @@ class LocalLLM:
             "stream": True,
             "return_progress": True,  # a chunk per prompt step: a stop is noticed while the prompt is read
             "cache_prompt": True,
+            **({"logprobs": True} if logprobs else {}),
         }
 
     def stream_text(
@@ -348,13 +354,15 @@ class LocalLLM:
         *,
         on_queue: QueueCallback | None = None,
         cancel: threading.Event | None = None,
+        logprobs: list[tuple[str, float]] | None = None,
     ) -> Generator[str, None, None]:
         """The model's reply, piece by piece, once this request's turn has come.
 
         Nothing happens before the first ``next()``: then the model is loaded if need be, the
         request joins the queue (ModelBusyError at once when it is full) and waits, reporting its
         place to ``on_queue``. Closing the generator, or setting ``cancel`` (also while waiting),
-        stops the request and frees the model for the next one.
+        stops the request and frees the model for the next one. Given a ``logprobs`` list, each
+        token written is appended to it with its log-probability, before its piece is yielded.
         """
         server = self._ensure_server()
         ticket = self.queue.enter()
@@ -364,10 +372,11 @@ class LocalLLM:
         except BaseException:
             self.queue.leave(ticket)
             raise
-        job = _Job(queue.SimpleQueue(), threading.Event(), cancel)
+        job = _Job(queue.SimpleQueue(), threading.Event(), cancel, logprobs=logprobs)
+        request = self._request(messages, max_tokens, temperature, logprobs=logprobs is not None)
         worker = threading.Thread(
             target=self._generate,
-            args=(server, self._request(messages, max_tokens, temperature), job, ticket),
+            args=(server, request, job, ticket),
             name="local-llm",
             daemon=True,
         )
@@ -449,6 +458,10 @@ class LocalLLM:
                 self._timings = timings
         choices = chunk.get("choices") or []
         if choices:
+            if job.logprobs is not None:
+                for token in (choices[0].get("logprobs") or {}).get("content") or []:
+                    if isinstance(token, dict) and isinstance(token.get("logprob"), (int, float)):
+                        job.logprobs.append((str(token.get("token", "")), float(token["logprob"])))
             piece = (choices[0].get("delta") or {}).get("content")
             if isinstance(piece, str) and piece:
                 job.events.put((_PIECE, piece))

@@ -96,10 +96,14 @@ def _abstention(answer: Answer) -> str:
 def answer_markdown(answer: Answer, turn: int) -> str:
     """The finished answer for the chat: [n] linked to its source card; abstentions set apart.
 
-    A model's answer that carries the composer's quotes (backend "local") shows them beneath it.
+    A model's answer that carries the composer's quotes (backend "local") shows them beneath it, as
+    does the local model's abstention (it found no answer it was sure of in them).
     """
     if answer.abstained:
-        return _abstention(answer)
+        text = _abstention(answer)
+        if answer.quotes is not None and not answer.quotes.abstained:
+            text += "\n\n" + quotes_markdown(answer.quotes, turn)
+        return text
     # A fallback answer's text already says that the language model failed.
     text = _linked(answer, turn)
     if answer.quotes is not None:

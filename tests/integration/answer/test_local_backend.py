@@ -44,6 +44,7 @@ def test_quotes_come_first_then_the_model_and_the_quotes_stand_when_it_cannot_be
     # nonsense is stated in no passage: it is dropped, and the quotes stand, saying why
     assert answer.unsupported and "not stated in the passages" in answer.text
     assert events[0].answer.text in answer.text and answer.citations
+    assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0  # how sure the model was
     assert local_assistant.local_model is not None and local_assistant.local_model.stats.requests == 1
 
 

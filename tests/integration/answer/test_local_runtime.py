@@ -120,6 +120,14 @@ def test_streams_pieces_and_reports_timings(llm: LocalLLM) -> None:
     assert not stats.busy and stats.waiting == 0
 
 
+def test_each_token_written_comes_with_its_log_probability(llm: LocalLLM) -> None:
+    tokens: list[tuple[str, float]] = []
+    pieces = list(llm.stream_text(MESSAGES, max_tokens=6, logprobs=tokens))
+    assert 0 < len(tokens) <= 6
+    assert "".join(token for token, _ in tokens) == "".join(pieces)
+    assert all(logprob <= 0.0 for _, logprob in tokens)
+
+
 def test_complete_and_max_tokens(llm: LocalLLM) -> None:
     text = llm.complete(MESSAGES, max_tokens=5)
     assert isinstance(text, str) and text

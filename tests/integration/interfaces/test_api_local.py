@@ -172,9 +172,11 @@ def test_a_written_answer_is_the_content_and_its_quotes_come_in_the_extra_field(
     model = assistant.local_model
     real = model.stream_text
 
-    def scripted(messages, max_tokens=None, temperature=None, *, on_queue=None, cancel=None):  # type: ignore[no-untyped-def]
+    def scripted(messages, max_tokens=None, temperature=None, *, on_queue=None, cancel=None, logprobs=None):  # type: ignore[no-untyped-def]
         for _ in real(messages, 4, temperature, on_queue=on_queue, cancel=cancel):  # the model's turn, taken
             pass
+        if logprobs is not None:  # a sure answer: every token certain
+            logprobs.extend((piece, 0.0) for piece in (reply[:9], reply[9:]))
         yield from (reply[:9], reply[9:])
 
     monkeypatch.setattr(model, "stream_text", scripted)

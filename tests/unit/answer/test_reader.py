@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,10 @@ import pytest
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.prompts import load_prompts
 from assistant.answer.reader import (
+    UNSURE_NOTICE,
+    UNSURE_TEXT,
     ReaderAnswerer,
+    answer_confidence,
     fold,
     parse_reply,
     reader_passages,
@@ -209,3 +213,63 @@ def test_windows_never_read_a_passage_that_addresses_the_model() -> None:
 def test_windows_with_no_sentence_to_score_read_nothing() -> None:
     fragments = passage("p1", "Vote.\nHouse.\nSenate.")
     assert sentence_windows("How did lawmakers vote on the bill in the House?", [fragments], 1000) == ([], [])
+
+
+# -- calibration: how sure the model was of its words ----------------------------------------------
+
+
+def test_the_confidence_is_the_probability_of_the_answer_before_its_citation() -> None:
+    tokens = [(" ", -2.0), ("35", -0.1), ("2", -0.2), ("-65", -0.3), (" [", -0.01), ("1", -3.0), ("]", 0.0)]
+    assert answer_confidence(tokens) == pytest.approx(math.exp(-0.6))  # the blank and the [1] left out
+    assert answer_confidence([("Paris", -0.5), ("\n", -0.1), ("More", -4.0)]) == pytest.approx(math.exp(-0.5))
+    assert answer_confidence([(" [", -0.1), ("2", -0.1)]) is None
+    assert answer_confidence([]) is None
+
+
+VOTE_QUESTION = "How did lawmakers vote on the bill in the House?"
+
+
+def _verified(reply: str, confidence: float | None, **settings: float) -> Answer:
+    llm = LLMSettings(**settings)
+    answerer = ReaderAnswerer(
+        llm, ScriptedModel(reply), ExtractiveAnswerer(AnswerSettings()), load_prompts(llm)
+    )
+    passages = [passage("p1", VOTE)]
+    quotes = final_answer(answerer.extractive.stream(VOTE_QUESTION, passages))
+    return answerer.verify(reply, VOTE_QUESTION, passages, passages, quotes, confidence)
+
+
+def test_a_sure_answer_is_written_and_carries_its_confidence() -> None:
+    answer = _verified("352-65 [1]", 0.9)
+    assert answer.text.startswith("352-65 [1]") and answer.confidence == 0.9
+    assert not answer.abstained and answer.quotes is not None
+
+
+def test_an_unsure_answer_gives_way_to_the_quotes_with_a_note() -> None:
+    confidence = LLMSettings().reader_min_confidence / 2
+    answer = _verified("352-65 [1]", confidence)
+    assert answer.text.startswith(UNSURE_NOTICE) and not answer.abstained  # no abstention by default
+    assert answer.quotes is None and answer.unsupported == ["352-65"] and answer.confidence == confidence
+    assert answer.citations and answer.citations[0].passage_id == "p1"  # the quotes' own
+
+
+def test_below_the_abstention_threshold_the_answer_is_an_abstention_with_the_quotes_beneath() -> None:
+    answer = _verified("352-65 [1]", 0.05, reader_abstain_confidence=0.15)
+    assert answer.abstained and answer.text == UNSURE_TEXT and not answer.citations
+    assert answer.quotes is not None and not answer.quotes.abstained and answer.quotes.citations
+    assert answer.unsupported == ["352-65"] and answer.confidence == 0.05
+
+
+def test_an_unstated_answer_is_dropped_as_unverified_however_unsure() -> None:
+    answer = _verified("401-20 [1]", 0.01, reader_abstain_confidence=0.15)
+    assert not answer.abstained and "not stated in the passages" in answer.text
+
+
+def test_without_probabilities_a_verified_answer_is_written() -> None:
+    answer = _verified("352-65 [1]", None)
+    assert answer.text.startswith("352-65 [1]") and answer.confidence is None
+
+
+def test_thresholds_at_zero_write_every_verified_answer() -> None:
+    answer = _verified("352-65 [1]", 0.001, reader_min_confidence=0.0, reader_abstain_confidence=0.0)
+    assert answer.text.startswith("352-65 [1]") and answer.confidence == 0.001

@@ -103,6 +103,22 @@ def test_a_written_answer_links_its_citation_and_shows_the_quotes_beneath() -> N
     assert '<div class="na-quotes">\n\n' in html and html.endswith("\n\n</div>")
 
 
+def test_the_local_model_abstaining_shows_the_quotes_beneath() -> None:
+    unsure = Answer(
+        question=QUESTION,
+        text="The articles don't seem to say.",
+        abstained=True,
+        passages=PASSAGES,
+        backend="local",
+        quotes=_quotes(),
+    )
+    html = render.answer_markdown(unsure, 4)
+
+    abstention, quotes_part = html.split('<div class="na-quotes">')
+    assert "na-abstain" in abstention and "seem to say" in abstention
+    assert _targets(quotes_part) == ["src-4q-1", "src-4q-2"]
+
+
 def test_an_answer_without_quotes_renders_as_before() -> None:
     quotes = _quotes()
     html = render.answer_markdown(quotes, 2)
