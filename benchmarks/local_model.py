@@ -170,12 +170,6 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def folded_in(gold: str, text: str) -> bool:
-    from assistant.answer.reader import fold
-
-    return f" {fold(gold)} " in f" {fold(text)} "
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = library_parser(__doc__, "Assistant data dir holding the benchmark's articles.")
     parser.add_argument("--model", default=None, help="llm.local_model (default: the settings').")
@@ -196,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.answer.base import answer_of
     from assistant.answer.local.runtime import LocalLLM
     from assistant.answer.prompts import load_prompts
-    from assistant.answer.reader import ReaderAnswerer
+    from assistant.answer.reader import ReaderAnswerer, folded_in
     from assistant.evaluation.realtimeqa import article_urls, contains_answer, load_questions
     from assistant.models import Filters
 
@@ -372,7 +366,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(row(f"{name} (confidence: abstain < {low:g}, quotes < {high:g})", s))
         lines.append(row(f"{name}, every verified answer written", s["ungated"]))
     for name, s in results["variants"].items():
-        lines += ["", f"Confidence thresholds, {name} (from the same replies):", "", *header[:2]]
+        lines += ["", f"Confidence thresholds, {name} (from the same replies):", "", *header]
         lines += [
             row(f"abstain < {t['thresholds'][0]:g}, quotes < {t['thresholds'][1]:g}", t) for t in s["sweep"]
         ]

@@ -112,6 +112,11 @@ def fold(text: str) -> str:
     return " ".join(word for word in re.findall(r"[a-z0-9]+", text.lower()) if word not in _ARTICLES)
 
 
+def folded_in(phrase: str, text: str) -> bool:
+    """Whether ``text`` contains ``phrase`` as whole words, both folded."""
+    return f" {fold(phrase)} " in f" {fold(text)} "
+
+
 def states(answer: str, passage: str) -> bool:
     """Whether ``passage`` states ``answer``: it contains it (folded), or it holds every number of it
     and at least ``MIN_SHARE`` of its content words (stemmed)."""
@@ -138,7 +143,7 @@ def supporting_sentence(answer: str, question: str, text: str) -> str:
         sentence = text[start:end]
         held = content_words(sentence)
         key = (
-            1.0 if f" {fold(answer)} " in f" {fold(sentence)} " else len(wanted & held) / max(len(wanted), 1),
+            1.0 if folded_in(answer, sentence) else len(wanted & held) / max(len(wanted), 1),
             len(asked & held) / max(len(asked), 1),
             -len(sentence),
         )
