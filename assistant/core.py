@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.pipeline import AnswerPipeline
 from assistant.config import Settings
-from assistant.errors import ArticleNotFoundError, ConfigurationError
+from assistant.errors import ArticleNotFoundError, ConfigurationError, LLMError
 from assistant.library.bm25 import BM25Index
 from assistant.library.check import CheckReport, repair_library
 from assistant.library.embedding import Embedder, offline_environment
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from assistant.answer.reader import ReaderAnswerer
 
 logger = logging.getLogger(__name__)
+
 
 class Assistant:
     """Ingests articles and answers questions about them with cited passages.
@@ -215,10 +217,20 @@ class Assistant:
     def load_local_model(self) -> None:
         """Load the local backend's model now (servers call this at start-up when ``llm.backend`` is
         "local": llama.cpp holds the interpreter while it loads, which would stall a first question's
-        neighbours). Raises ModelNotInstalledError, naming ``assistant model install``, when it is missing."""
-        self._local_reader()
+        neighbours), and have it read the reader's instruction and examples, which every question
+        starts with (~5 s for the 1.5B model), so that the first question does not wait for them.
+        Raises ModelNotInstalledError, naming ``assistant model install``, when it is missing."""
+        reader = self._local_reader()
         assert self.local_model is not None
         self.local_model.load()
+        started = time.perf_counter()
+        try:
+            reader.warm()
+        except LLMError as e:  # the first question reads the prompt instead, or says why it cannot
+            logger.warning("the local model could not read the reader's prompt ahead: %s", e)
+        else:
+            seconds = time.perf_counter() - started
+            logger.info("the local model read the reader's prompt ahead in %.1fs", seconds)
 
     def close(self) -> None:
         if self.local_model is not None:

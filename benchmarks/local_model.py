@@ -73,6 +73,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "w1200": {"reader_context": "windows", "reader_context_chars": 1200},
     "w1600": {"reader_context": "windows", "reader_context_chars": 1600},
     "w2000": {"reader_context": "windows", "reader_context_chars": 2000},
+    "w2400": {"reader_context": "windows", "reader_context_chars": 2400},
     "first-build": {
         "reader_context": "passages",
         "reader_passages": 4,

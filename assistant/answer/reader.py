@@ -274,6 +274,15 @@ class ReaderAnswerer:
     def messages(self, question: str, context: str) -> list[dict[str, str]]:
         return [{"role": "user", "content": self.prompts.reader.render(context=context, question=question)}]
 
+    def warm(self) -> None:
+        """Have the local model read the prompt's part before the passages (its instruction and worked
+        examples) now: every question starts with it, and llama.cpp reuses it from the cache, so the
+        first question reads only its own passages. Nothing to do for another model."""
+        if isinstance(self.model, LocalLLM):
+            marker = "\x00"
+            head = self.prompts.reader.render(context=marker, question=marker).split(marker)[0]
+            self.model.warm([{"role": "user", "content": head}])
+
     def stream(self, question: str, passages: list[Passage]) -> Iterator[StreamEvent]:
         """The quotes, the model's reply as it is written, then the verified Answer."""
         quotes = answer_of(self.extractive, question, passages)

@@ -199,6 +199,7 @@ class _Job:
     cancel: threading.Event | None
     finished: bool = False  # the model ended its reply (not stopped, not failed)
     logprobs: list[tuple[str, float]] | None = None  # each written token and its log-probability
+    counted: bool = True  # a warm-up is neither a request in the stats nor a duration in the queue's estimate
 
     def should_stop(self) -> bool:
         return self.stop.is_set() or (self.cancel is not None and self.cancel.is_set())
@@ -364,6 +365,26 @@ class LocalLLM:
         stops the request and frees the model for the next one. Given a ``logprobs`` list, each
         token written is appended to it with its log-probability, before its piece is yielded.
         """
+        return self._stream(messages, max_tokens, temperature, on_queue, cancel, logprobs, counted=True)
+
+    def warm(self, messages: list[dict[str, str]]) -> None:
+        """Have the model read ``messages`` now, in its turn, writing one token: a later request that
+        starts with the same text (a prompt's instruction and examples) reuses what was read from the
+        cache. Not counted in ``stats.requests``; loads the model if need be."""
+        for _ in self._stream(messages, 1, 0.0, None, None, None, counted=False):
+            pass
+
+    def _stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int | None,
+        temperature: float | None,
+        on_queue: QueueCallback | None,
+        cancel: threading.Event | None,
+        logprobs: list[tuple[str, float]] | None,
+        *,
+        counted: bool,
+    ) -> Generator[str, None, None]:
         server = self._ensure_server()
         ticket = self.queue.enter()
         try:
@@ -372,7 +393,7 @@ class LocalLLM:
         except BaseException:
             self.queue.leave(ticket)
             raise
-        job = _Job(queue.SimpleQueue(), threading.Event(), cancel, logprobs=logprobs)
+        job = _Job(queue.SimpleQueue(), threading.Event(), cancel, logprobs=logprobs, counted=counted)
         request = self._request(messages, max_tokens, temperature, logprobs=logprobs is not None)
         worker = threading.Thread(
             target=self._generate,
@@ -437,11 +458,12 @@ class LocalLLM:
         finally:
             seconds = time.perf_counter() - started
             with self._stats_lock:
-                self._requests += 1
-                self._last_seconds = seconds
+                if job.counted:
+                    self._requests += 1
+                    self._last_seconds = seconds
                 self._jobs.discard(job)
                 self._workers.discard(threading.current_thread())
-            self.queue.leave(ticket, seconds if job.finished else None)
+            self.queue.leave(ticket, seconds if job.finished and job.counted else None)
             job.events.put((_END, None))
 
     def _on_chunk(self, chunk: Any, job: _Job) -> bool:
@@ -453,7 +475,7 @@ class LocalLLM:
             job.events.put((_ERROR, self._error(chunk.get("error", chunk))))
             return True
         timings = chunk.get("timings")
-        if isinstance(timings, dict):
+        if isinstance(timings, dict) and job.counted:
             with self._stats_lock:
                 self._timings = timings
         choices = chunk.get("choices") or []

@@ -48,6 +48,31 @@ def test_quotes_come_first_then_the_model_and_the_quotes_stand_when_it_cannot_be
     assert local_assistant.local_model is not None and local_assistant.local_model.stats.requests == 1
 
 
+def test_a_model_loaded_ahead_has_read_the_reader_prompt_before_the_first_question(  # type: ignore[no-untyped-def]
+    local_assistant, corpus_assistant, toy_model: Path
+) -> None:
+    from assistant import Assistant
+
+    local_assistant.load_local_model()  # as a server does at start-up
+    model = local_assistant.local_model
+    assert model is not None and model.loaded and model.stats.requests == 0
+    local_assistant.ask(HAMAS)
+    warmed = model.stats
+    # the instruction and worked examples were read at load: the first question reuses them
+    cold_assistant = Assistant(local_assistant.settings, embedder=corpus_assistant.embedder)
+    try:
+        cold_assistant.ask(HAMAS)
+        assert cold_assistant.local_model is not None
+        cold = cold_assistant.local_model.stats
+    finally:
+        cold_assistant.close()
+    assert warmed.requests == 1 and cold.requests == 1
+    assert not cold.cached_tokens and cold.prompt_tokens is not None
+    assert warmed.cached_tokens is not None and warmed.cached_tokens > 100
+    assert warmed.prompt_tokens is not None
+    assert warmed.prompt_tokens + warmed.cached_tokens == cold.prompt_tokens  # the same prompt, split
+
+
 def test_an_unanswerable_question_never_reaches_the_model(local_assistant) -> None:  # type: ignore[no-untyped-def]
     answer = local_assistant.ask("Who won the 1998 football world cup final in Paris?")
     assert answer.abstained and answer.backend == "local"

@@ -134,6 +134,22 @@ def test_complete_and_max_tokens(llm: LocalLLM) -> None:
     assert llm.stats.generated_tokens is not None and llm.stats.generated_tokens <= 5
 
 
+def test_warming_reads_a_prefix_that_the_next_request_reuses_and_is_not_counted(make_llm: MakeLLM) -> None:
+    llm = make_llm()
+    head = "You answer questions from news passages. " * 8
+    guess = llm.queue.average_seconds
+    llm.warm([{"role": "user", "content": head}])
+    stats = llm.stats
+    assert stats.requests == 0 and stats.last_seconds is None and stats.prompt_tokens is None
+    assert stats.average_seconds == guess and not stats.busy and stats.waiting == 0
+    llm.complete([{"role": "user", "content": head + "Passages: none. Question: who?"}], max_tokens=2)
+    stats = llm.stats
+    assert stats.requests == 1
+    # the shared head was read by the warm-up: this request read only its own end
+    assert stats.cached_tokens is not None and stats.cached_tokens >= 40
+    assert stats.prompt_tokens is not None and stats.prompt_tokens < stats.cached_tokens
+
+
 def test_no_network_listener(llm: LocalLLM) -> None:
     llm.load()
     assert llm.loaded
