@@ -281,7 +281,8 @@ class ReaderAnswerer:
         if isinstance(self.model, LocalLLM):
             marker = "\x00"
             head = self.prompts.reader.render(context=marker, question=marker).split(marker)[0]
-            self.model.warm([{"role": "user", "content": head}])
+            if head.strip():  # a prompt that starts with the passages has nothing to read ahead
+                self.model.warm([{"role": "user", "content": head}])
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[StreamEvent]:
         """The quotes, the model's reply as it is written, then the verified Answer."""
