@@ -119,7 +119,7 @@ def peak_rss_mb() -> float:
 
 
 # (abstain below, quotes below) pairs of confidence thresholds reported besides the settings'
-SWEEP = [(0.0, 0.0), (0.0, 0.3), (0.0, 0.4), (0.0, 0.5), (0.1, 0.4), (0.15, 0.4), (0.2, 0.4), (0.15, 0.3)]
+SWEEP = [(0.0, 0.0), (0.0, 0.3), (0.0, 0.4), (0.0, 0.5), (0.0, 0.6), (0.0, 0.7), (0.15, 0.4), (0.15, 0.6)]
 
 
 def gate(row: dict[str, Any], abstain_below: float, quote_below: float) -> dict[str, Any]:
