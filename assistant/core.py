@@ -218,7 +218,7 @@ class Assistant:
         """Load the local backend's model now (servers call this at start-up when ``llm.backend`` is
         "local": llama.cpp holds the interpreter while it loads, which would stall a first question's
         neighbours), and have it read the reader's instruction and examples, which every question
-        starts with (~5 s for the 1.5B model), so that the first question does not wait for them.
+        starts with (~6 s for the 1.5B model), so that the first question does not wait for them.
         Raises ModelNotInstalledError, naming ``assistant model install``, when it is missing."""
         reader = self._local_reader()
         assert self.local_model is not None
