@@ -175,6 +175,16 @@ class LLMSettings(BaseModel):
         ),
     )
     model: str = Field("gpt-4o-mini", description="Model name sent to the server.")
+    openai_answer: Literal["writer", "reader"] = Field(
+        "writer",
+        description=(
+            "How the openai backend answers: 'writer' has the model write a whole cited answer from a "
+            "dozen passages (large hosted models); 'reader' is the local backend's reader on the server's "
+            "model (the quotes at once, then the model's short answer and its sentence, verified and "
+            "gated by the model's confidence when the server returns log-probabilities): for a small "
+            "model served by Ollama, vLLM or llama.cpp, which declines nearly every question as a writer."
+        ),
+    )
     base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama."
     )

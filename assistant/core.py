@@ -70,13 +70,14 @@ class Assistant:
         self._llm_lock = threading.Lock()
         self._llm_answerer: LLMAnswerer | None = None
         self._reader: ReaderAnswerer | None = None
+        self._openai_reader: ReaderAnswerer | None = None
         self.local_model: LocalLLM | None = None  # the in-process model, once the local backend is used
         self.pipeline = AnswerPipeline(
             self.settings,
             self.retriever,
             ExtractiveAnswerer(self.settings.answer),
             self._llm,
-            self._local_reader,
+            self._reader_of,
         )
         # a writer that died mid-way left drift: repair it first
         recover_interrupted_write(data_dir, self._repair_after_crash)
@@ -198,6 +199,28 @@ class Assistant:
 
                 self._llm_answerer = LLMAnswerer(self.settings, self.embedder)
             return self._llm_answerer
+
+    def _reader_of(self, backend: str = "local") -> ReaderAnswerer:
+        """The reader of ``backend``: the local model's, or the OpenAI-compatible server's."""
+        return self._server_reader() if backend == "openai" else self._local_reader()
+
+    def _server_reader(self) -> ReaderAnswerer:
+        """The openai backend's reader (``llm.openai_answer = "reader"``), built once."""
+        with self._llm_lock:
+            if self._openai_reader is None:
+                from assistant.answer.llm_client import ChatClient
+                from assistant.answer.prompts import load_prompts
+                from assistant.answer.reader import ReaderAnswerer
+
+                prompts = load_prompts(self.settings.llm)  # PromptError now, not mid-answer
+                self._openai_reader = ReaderAnswerer(
+                    self.settings.llm,
+                    ChatClient(self.settings.llm),
+                    self.pipeline.extractive,
+                    prompts,
+                    backend="openai",
+                )
+            return self._openai_reader
 
     def _local_reader(self) -> ReaderAnswerer:
         """The local backend's reader and its model, built once; the model loads on its first question."""

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/local_model.py --data-dir BUILT_LIBRARY [--model qwen2.5-coder-0.5b]
         [--variants default,instruction-only] [--half even|odd] [--limit N]
-        [--no-twins | --composer-twins | --twins-only]
+        [--no-twins | --composer-twins | --twins-only] [--over-http]
 
 Every question is asked as of its own date (retrieval's time prior), as the default answer is. Per
 question the passages are retrieved and the composer's quotes written once; then each reader variant
@@ -65,6 +65,32 @@ INSTRUCTION_PROMPT = (
     "Question: {question}\nAnswer in a few words from the passage, then its number:\n"
 )
 
+# The shipped prompt with each question stated before its passages as well as after them, so that the
+# model reads the passages knowing what it looks for.
+QUESTION_FIRST_PROMPT = (
+    "Answer the question from the news passages. Write only the answer, in a few words copied exactly from "
+    "the passage that states it, then that passage's number in brackets.\n\n"
+    "Question: Why were Kestrel dishwashers recalled this week?\n"
+    "Example passages:\n"
+    "[1] Valley Courier, 2 June 2024: The Kestrel company recalled 1.2 million dishwashers on Tuesday "
+    "because a faulty heating element can start fires. Owners should stop using them at once.\n\n"
+    "[2] Valley Courier, 9 March 2021: Kestrel recalled 40,000 toasters in 2021 over a loose cord.\n\n"
+    "Question: Why were Kestrel dishwashers recalled this week?\n"
+    "Answer: A faulty heating element that can start fires [1]\n\n"
+    "Question: Who did Marlow elect as its new mayor?\n"
+    "Example passages:\n"
+    "[1] Harbor Times, 4 November 2019: Marlow's council voted in 2019 to build a tram line along the river, "
+    "a plan that mayor Tom Everly backed.\n\n"
+    "[2] Harbor Times, 8 May 2024: Voters in Marlow elected Priya Nandakumar as mayor on Tuesday, the first "
+    "woman to lead the city. She beat the incumbent by 812 votes.\n\n"
+    "Question: Who did Marlow elect as its new mayor?\n"
+    "Answer: Priya Nandakumar [2]\n\n"
+    "Question: {question}\n"
+    "Passages:\n{context}\n\n"
+    "Question: {question}\n"
+    "Answer:"
+)
+
 # name -> LLMSettings overrides (and "prompt": the text of a reader prompt to try instead of
 # prompts/reader.md): the shapes of reader measured in docs/evaluation.md
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -83,6 +109,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "w1600-first-prompt": {"reader_context": "windows", "reader_context_chars": 1600, "prompt": FIRST_PROMPT},
     "instruction-only": {"prompt": INSTRUCTION_PROMPT},
+    "question-first": {"prompt": QUESTION_FIRST_PROMPT},
 }
 
 
@@ -101,6 +128,35 @@ def variant_settings(llm: Any, name: str, scratch: Path) -> Any:
         (folder / "reader.md").write_text(prompt, encoding="utf-8")
         update.update(prompts_dir=folder, reader_prompt="reader.md")
     return llm.model_copy(update=update)
+
+
+def http_server(llm: Any) -> tuple[Any, str]:
+    """llama.cpp's own OpenAI-compatible HTTP server on 127.0.0.1, with the model and threads the local
+    backend would use: ``--over-http`` reads through it with the openai backend's client, as a user's
+    ``llama-server``, Ollama or vLLM would be read (``llm.openai_answer = "reader"``)."""
+    import socket
+
+    import xllamacpp
+
+    from assistant.answer.local.catalog import resolve_model
+    from assistant.answer.local.runtime import physical_cores
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    params = xllamacpp.CommonParams()
+    params.model.path = str(resolve_model(llm.local_model, llm.models_dir))
+    params.n_ctx = llm.context_size
+    params.n_batch = params.n_ubatch = llm.batch_size
+    params.n_parallel = 1
+    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = llm.threads or physical_cores()
+    params.hostnames = ["127.0.0.1"]
+    params.port = port
+    params.verbosity = -1
+    params.cache_ram_mib = 0
+    params.endpoint_slots = False
+    params.ui = False
+    return xllamacpp.Server(params), f"http://127.0.0.1:{port}/v1"
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -184,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--twins-only", action="store_true", help="Ask the twins alone, not the questions.")
     parser.add_argument("--threads", type=int, default=None, help="llm.threads (default: physical cores).")
+    parser.add_argument(
+        "--over-http",
+        action="store_true",
+        help="Serve the model with llama.cpp's OpenAI-compatible HTTP server on 127.0.0.1 and read through "
+        "the openai backend's client (llm.openai_answer = reader) instead of in process.",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -214,9 +276,20 @@ def main(argv: list[str] | None = None) -> int:
     all_ids = [a.id for a in articles]
     extractive = assistant.pipeline.extractive
 
-    model = LocalLLM(settings.llm)
     t0 = time.perf_counter()
-    model.load()
+    server = None
+    model: Any
+    if args.over_http:
+        from assistant.answer.llm_client import ChatClient
+
+        server, url = http_server(settings.llm)
+        client_settings = settings.llm.model_copy(
+            update={"backend": "openai", "openai_answer": "reader", "base_url": url, "timeout": 300.0}
+        )
+        model = ChatClient(client_settings)
+    else:
+        model = LocalLLM(settings.llm)
+        model.load()
     load_seconds = time.perf_counter() - t0
     readers = {}
     scratch = Path(tempfile.mkdtemp(prefix="reader-prompts-"))
@@ -255,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                         answer = event.answer
                 assert answer is not None
                 total_ms = (time.perf_counter() - t1) * 1000 + retrieve_ms
-                stats = model.stats
+                stats = getattr(model, "stats", None)  # the in-process model's; none over HTTP
                 quotes = answer.quotes or answer  # an unverified answer is the quotes
                 rows[name].append(
                     {
@@ -277,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
                         ),
                         "ms": total_ms,
                         "quotes_ms": quotes_ms,
-                        "prompt_tokens": stats.prompt_tokens if answer.quotes is not None else None,
+                        "prompt_tokens": stats.prompt_tokens if stats and answer.quotes is not None else None,
                     }
                 )
         if index % 5 == 0 or index == len(questions):
@@ -295,8 +368,10 @@ def main(argv: list[str] | None = None) -> int:
                     mean([r["abstained"] for r in asked]) or 0,
                     (percentile([r["ms"] for r in asked], 50) or 0) / 1000,
                 )
-    stats = model.stats
-    model.close()
+    stats = getattr(model, "stats", None)
+    if isinstance(model, LocalLLM):
+        model.close()
+    del server
     assistant.close()
 
     results: dict[str, Any] = {
@@ -324,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
         results["variants"][name] = summary
-    results["model_stats"] = dataclasses.asdict(stats)
+    results["model_stats"] = dataclasses.asdict(stats) if stats is not None else None
+    results["over_http"] = args.over_http
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "local_model" + (f"-{Path(settings.llm.local_model).stem}" if args.model else "")
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")

@@ -7,6 +7,9 @@
         settings.llm.base_url = server.url                  # http://127.0.0.1:PORT/v1
         ...
         server.requests[0]["messages"]                      # what the client sent
+        server.reply("Qatar [1]", logprob=-0.1)             # each streamed piece's log-probability,
+                                                            # when the request asks for them
+        server.refuse_logprobs = True                       # 400 to a request that asks for them
 
 ``POST /v1/chat/completions`` answers with the next scripted reply, as one JSON completion or, when
 the request says ``"stream": true``, as server-sent events (``data: {chunk}`` ... ``data: [DONE]``)
@@ -32,11 +35,13 @@ class ScriptedReply:
     delay: float = 0.0  # seconds before the response starts
     chunk_delay: float = 0.0  # seconds between streamed chunks
     chunk_size: int = 12  # characters per streamed chunk
+    logprob: float | None = None  # each streamed piece's log-probability, for a request asking for them
 
 
 class ScriptedLLMServer:
     def __init__(self, expected_key: str | None = None) -> None:
         self.expected_key = expected_key  # when set, other keys get a 401 like OpenAI's
+        self.refuse_logprobs = False  # when set, a request asking for log-probabilities gets a 400
         self.replies: deque[ScriptedReply] = deque()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -50,9 +55,18 @@ class ScriptedLLMServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def reply(self, text: str, delay: float = 0.0, chunk_delay: float = 0.0, chunk_size: int = 12) -> None:
+    def reply(
+        self,
+        text: str,
+        delay: float = 0.0,
+        chunk_delay: float = 0.0,
+        chunk_size: int = 12,
+        logprob: float | None = None,
+    ) -> None:
         self.replies.append(
-            ScriptedReply(text=text, delay=delay, chunk_delay=chunk_delay, chunk_size=chunk_size)
+            ScriptedReply(
+                text=text, delay=delay, chunk_delay=chunk_delay, chunk_size=chunk_size, logprob=logprob
+            )
         )
 
     def fail(self, status: int, times: int = 1, delay: float = 0.0) -> None:
@@ -122,6 +136,9 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 # The real API echoes (part of) the key it refused: the client must not repeat it.
                 self._send(401, _error_body(401, f"Incorrect API key provided: {key}."))
                 return
+            if server.refuse_logprobs and "logprobs" in body:
+                self._send(400, _error_body(400, "logprobs is not supported by this server"))
+                return
             reply = server.next_reply()
             if reply.delay:
                 time.sleep(reply.delay)
@@ -142,7 +159,8 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             text = reply.text
             pieces = [text[i : i + reply.chunk_size] for i in range(0, len(text), reply.chunk_size)]
             events = [_chunk(body, {"role": "assistant", "content": ""}, None)]
-            events += [_chunk(body, {"content": piece}, None) for piece in pieces]
+            logprob = reply.logprob if body.get("logprobs") else None
+            events += [_chunk(body, {"content": piece}, None, logprob) for piece in pieces]
             events.append(_chunk(body, {}, "stop"))
             try:
                 for event in events:
@@ -170,11 +188,17 @@ def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
     }
 
 
-def _chunk(body: dict[str, Any], delta: dict[str, str], finish: str | None) -> dict[str, Any]:
+def _chunk(
+    body: dict[str, Any], delta: dict[str, str], finish: str | None, logprob: float | None = None
+) -> dict[str, Any]:
+    choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+    if logprob is not None:  # one token per piece, as the real API reports each token it wrote
+        token = {"token": delta["content"], "logprob": logprob, "bytes": None, "top_logprobs": []}
+        choice["logprobs"] = {"content": [token]}
     return {
         "id": "chatcmpl-scripted",
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": body.get("model", "scripted"),
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        "choices": [choice],
     }

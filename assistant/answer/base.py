@@ -31,10 +31,16 @@ class ChatModel(Protocol):
     """A chat model that streams its reply: an OpenAI-compatible server or the local llama.cpp model."""
 
     def stream_text(
-        self, messages: list[dict[str, str]], max_tokens: int | None = None, temperature: float | None = None
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        *,
+        logprobs: list[tuple[str, float]] | None = None,
     ) -> Iterator[str]:
         """The reply to ``messages``, piece by piece; ``max_tokens`` caps it and ``temperature`` sets
-        the sampling (default: the settings')."""
+        the sampling (default: the settings'). Given a ``logprobs`` list, each written token and its
+        log-probability are appended to it, where the model reports them."""
         ...
 
 

@@ -8,6 +8,7 @@ is never logged and never part of an error message.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -47,6 +48,7 @@ class ChatClient:
         self.base_url = (settings.base_url or OPENAI_BASE_URL).rstrip("/")
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
+        self._logprobs_refused = False  # the server rejected a request for log-probabilities once
 
     def _key(self) -> str:
         key = self.settings.resolved_api_key()
@@ -158,30 +160,66 @@ class ChatClient:
         stream: bool,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        logprobs: bool = False,
     ) -> Any:
+        """One chat completion. With ``logprobs``, the server is asked for each token's log-probability;
+        a server that rejects the field (HTTP 400 or 422) is asked again without it, and never again."""
         client = self.client()
 
         def call() -> Any:
-            return client.chat.completions.create(
+            create = functools.partial(
+                client.chat.completions.create,
                 model=self.settings.model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 temperature=self.settings.temperature if temperature is None else temperature,
                 max_tokens=max_tokens or self.settings.max_tokens,
                 stream=stream,
             )
+            if logprobs and not self._logprobs_refused:
+                try:
+                    return create(logprobs=True)
+                except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+                    self._logprobs_refused = True
+                    logger.info(
+                        "%s refused log-probabilities (%s%s): the reader's answers go ungated by confidence",
+                        self.base_url,
+                        e.status_code,
+                        self._detail(e),
+                    )
+            return create()
 
         return self._with_retries(call, "stream" if stream else "request")
 
     def stream_text(
-        self, messages: list[dict[str, str]], max_tokens: int | None = None, temperature: float | None = None
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        *,
+        logprobs: list[tuple[str, float]] | None = None,
     ) -> Iterator[str]:
-        """The model's reply, piece by piece. Retries happen only before the first piece."""
-        response = self.request(messages, stream=True, max_tokens=max_tokens, temperature=temperature)
+        """The model's reply, piece by piece. Retries happen only before the first piece.
+
+        Given a ``logprobs`` list, each written token and its log-probability are appended to it, when
+        the server returns them (OpenAI, vLLM and llama.cpp do; a server that does not leaves it empty).
+        """
+        response = self.request(
+            messages,
+            stream=True,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            logprobs=logprobs is not None,
+        )
         try:
             for chunk in response:
                 if not chunk.choices:
                     continue
-                piece = chunk.choices[0].delta.content
+                choice = chunk.choices[0]
+                if logprobs is not None and choice.logprobs is not None:
+                    for token in choice.logprobs.content or []:
+                        if isinstance(token.logprob, int | float):
+                            logprobs.append((token.token, float(token.logprob)))
+                piece = choice.delta.content
                 if piece:
                     yield piece
         except (openai.OpenAIError, httpx.HTTPError) as e:

@@ -4,7 +4,8 @@
 
 The extractive backend pairs the rule condenser with the extractive composer; the openai backend
 pairs the model's condenser with the model's answerer; the local backend pairs the rule condenser
-with the reader (the composer's quotes at once, then the local model's short verified answer).
+with the reader (the composer's quotes at once, then the local model's short verified answer), and so
+does the openai backend with ``llm.openai_answer = "reader"`` (the server's model reads).
 When the model fails and ``llm.fallback_to_extractive`` is on, the composer quotes the passages
 already retrieved for the question already condensed; only a model that failed while condensing
 leaves the rule to condense and the retriever to run (for the first time).
@@ -52,7 +53,7 @@ class AnswerPipeline:
         retriever: Retriever,
         extractive: Answerer,
         llm: Callable[[], LLMAnswerer],
-        reader: Callable[[], ReaderAnswerer],
+        reader: Callable[[str], ReaderAnswerer],
         condenser: Condenser | None = None,
     ) -> None:
         self.settings = settings
@@ -81,8 +82,8 @@ class AnswerPipeline:
             yield from self._answer(progress, self.condenser, self.extractive)
             return
         try:
-            if backend == "local":
-                yield from self._answer(progress, self.condenser, self.reader())
+            if backend == "local" or self.settings.llm.openai_answer == "reader":
+                yield from self._answer(progress, self.condenser, self.reader(backend))
             else:
                 llm = self.llm()
                 yield from self._answer(progress, llm.condenser, llm)

@@ -62,15 +62,19 @@ from assistant.text import (
 logger = logging.getLogger(__name__)
 
 # The model's unverified answer is not repeated here (it may be an attack's words): answer.unsupported has it.
-UNVERIFIED_NOTICE = (
-    "*The local model's answer is not stated in the passages it read, so the articles are quoted "
-    "instead.*\n\n"
+# {model}: "local model" for the local backend, "model" for an OpenAI-compatible server's (MODEL_NAMES).
+UNVERIFIED = (
+    "*The {model}'s answer is not stated in the passages it read, so the articles are quoted instead.*\n\n"
 )
-UNSURE_NOTICE = "*The local model was unsure of its answer, so the articles are quoted instead.*\n\n"
-UNSURE_TEXT = (
-    "The articles don't seem to say: the local model found no answer it was sure of in the passages it "
+UNSURE = "*The {model} was unsure of its answer, so the articles are quoted instead.*\n\n"
+UNSURE_ABSTAIN = (
+    "The articles don't seem to say: the {model} found no answer it was sure of in the passages it "
     "read. The closest quotes are below."
 )
+MODEL_NAMES = {"local": "local model", "openai": "model"}
+UNVERIFIED_NOTICE = UNVERIFIED.format(model=MODEL_NAMES["local"])
+UNSURE_NOTICE = UNSURE.format(model=MODEL_NAMES["local"])
+UNSURE_TEXT = UNSURE_ABSTAIN.format(model=MODEL_NAMES["local"])
 HEARTBEAT_SECONDS = 1.0  # a queued question repeats its place this often
 MIN_SHARE = 0.75  # of the short answer's content words its passage must hold (every number, always)
 _LABEL = re.compile(r"^\s*(?:the\s+)?(?:short\s+)?answer\s*(?:is)?\s*[:\-]?\s*", re.IGNORECASE)
@@ -251,11 +255,16 @@ class ReaderAnswerer:
     OpenAI-compatible server's :class:`~assistant.answer.llm_client.ChatClient`.
     """
 
-    backend = "local"
-
     def __init__(
-        self, settings: LLMSettings, model: ChatModel, extractive: Answerer, prompts: PromptSet
+        self,
+        settings: LLMSettings,
+        model: ChatModel,
+        extractive: Answerer,
+        prompts: PromptSet,
+        backend: str = "local",
     ) -> None:
+        self.backend = backend  # what answers are marked with: "local", or "openai" for a server's model
+        self.model_name = MODEL_NAMES.get(backend, "model")  # how its notices name the model
         self.settings = settings
         self.model = model
         self.extractive = extractive
@@ -316,7 +325,9 @@ class ReaderAnswerer:
         max_tokens, temperature = self.settings.reader_max_tokens, self.settings.reader_temperature
         model = self.model
         if not isinstance(model, LocalLLM):
-            yield from model.stream_text(messages, max_tokens=max_tokens, temperature=temperature)
+            yield from model.stream_text(
+                messages, max_tokens=max_tokens, temperature=temperature, logprobs=tokens
+            )
             return
         items: queue.SimpleQueue[str | Waiting | BaseException | None] = queue.SimpleQueue()
         cancel = threading.Event()
@@ -378,7 +389,7 @@ class ReaderAnswerer:
             logger.info("the reader was unsure of %r (%.2f): no answer given", shown, confidence)
             return Answer(
                 question=question,
-                text=UNSURE_TEXT,
+                text=UNSURE_ABSTAIN.format(model=self.model_name),
                 abstained=True,
                 passages=list(passages),
                 backend=self.backend,
@@ -394,7 +405,8 @@ class ReaderAnswerer:
             return quotes.model_copy(
                 update={
                     "backend": self.backend,
-                    "text": (UNVERIFIED_NOTICE if source is None else UNSURE_NOTICE) + quotes.text,
+                    "text": (UNVERIFIED if source is None else UNSURE).format(model=self.model_name)
+                    + quotes.text,
                     "unsupported": [shown],
                     "quotes": None,
                     "confidence": confidence,

@@ -49,6 +49,13 @@ def _main(
     ] = None,
     model: Annotated[str | None, typer.Option(help="LLM model name (openai backend).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    openai_answer: Annotated[
+        str | None,
+        typer.Option(
+            help="How the openai backend answers: writer (a whole cited answer; large models) or "
+            "reader (the short answer and its sentence, verified; small models on Ollama, vLLM, llama.cpp)."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
 ) -> None:
     logging.basicConfig(
@@ -63,6 +70,8 @@ def _main(
         overrides["llm.model"] = model
     if base_url is not None:
         overrides["llm.base_url"] = base_url
+    if openai_answer is not None:
+        overrides["llm.openai_answer"] = openai_answer
     try:
         settings = Settings().with_overrides(**overrides) if overrides else Settings()
     except ValueError as e:
@@ -154,9 +163,7 @@ def ask(
         since=_parse_date(since, "--since"), until=_parse_date(until, "--until"), sources=source or []
     )
     try:
-        query = Query.of(
-            question, filters=filters, k=k, as_of=_parse_date(as_of, "--as-of"), backend=backend
-        )
+        query = Query.of(question, filters=filters, k=k, as_of=_parse_date(as_of, "--as-of"), backend=backend)
         assistant = ctx.obj.assistant()
         if as_json:
             answer = assistant.ask(query)

@@ -58,7 +58,12 @@ class ScriptedModel:
         self.temperatures: list[float | None] = []
 
     def stream_text(
-        self, messages: list[dict[str, str]], max_tokens: int | None = None, temperature: float | None = None
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        *,
+        logprobs: list[tuple[str, float]] | None = None,
     ) -> Iterator[str]:
         self.requests.append(messages)
         self.temperatures.append(temperature)
