@@ -271,6 +271,27 @@ class LLMSettings(BaseModel):
             "declined answerable questions more than it caught unanswerable ones (docs/evaluation.md)."
         ),
     )
+    reader_stale_days: int = Field(
+        14,
+        ge=0,
+        description=(
+            "A question asked as of a date (as_of) whose best passage, the composer's lead, was "
+            "published more than this many days before it, and whose answer the local model gave less "
+            "than llm.reader_stale_confidence: the assistant says the articles of that time don't seem "
+            "to answer (the quotes stay beneath). Without an as_of it never applies."
+        ),
+    )
+    reader_stale_confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "See llm.reader_stale_days; 0 turns it off. Unset: the catalogue model's own (0.2 for "
+            "qwen2.5-coder-1.5b, chosen on one half of RealTime QA and held out on the other; 0 for "
+            "qwen2.5-coder-0.5b, which no threshold helped; 0 for any other model or server, whose "
+            "confidence nobody measured). docs/evaluation.md."
+        ),
+    )
     local_model: str = Field(
         "qwen2.5-coder-1.5b",
         description=(

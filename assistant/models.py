@@ -76,6 +76,9 @@ class Passage(ArticleRef):
     # days its article lies outside the window the question names ("this week", "in March 2024"),
     # 0 inside it; None when the question names no window or the article is undated
     days_outside: int | None = None
+    # days its article was published before the moment the question was asked, when the caller gave
+    # one (``as_of``); None without one, or for an undated article
+    days_before: int | None = None
 
 
 class Citation(ArticleRef):

@@ -178,14 +178,25 @@ def peak_rss_mb() -> float:
 SWEEP = [(0.0, 0.0), (0.0, 0.3), (0.0, 0.4), (0.0, 0.5), (0.0, 0.6), (0.0, 0.7), (0.15, 0.4), (0.15, 0.6)]
 
 
-def gate(row: dict[str, Any], abstain_below: float, quote_below: float) -> dict[str, Any]:
+def gate(
+    row: dict[str, Any],
+    abstain_below: float,
+    quote_below: float,
+    stale: tuple[int, float] = (0, 0.0),
+) -> dict[str, Any]:
     """A row as the reader would have answered it with these thresholds: the model's verified answer
     stands when its confidence reaches ``quote_below``; below, the quotes stand; below
-    ``abstain_below``, the reader abstains. (The rows are measured with both thresholds at 0.)"""
+    ``abstain_below``, the reader abstains, and so it does below ``stale[1]`` when the composer's lead
+    passage lies more than ``stale[0]`` days from the question's time (llm.reader_stale_days,
+    llm.reader_stale_confidence). (The rows are measured with every threshold at 0.)"""
     confidence = row.get("confidence")
-    if row["abstained"] or not row.get("written") or confidence is None or confidence >= quote_below:
+    if row["abstained"] or not row.get("written") or confidence is None:
         return row
-    if confidence < abstain_below:
+    old = row.get("lead_days_away")
+    too_old = old is not None and old > stale[0] and confidence < stale[1]
+    if confidence >= quote_below and not too_old:
+        return row
+    if confidence < abstain_below or too_old:
         return {
             **row,
             "abstained": True,
@@ -253,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.answer.base import answer_of
     from assistant.answer.local.runtime import LocalLLM
     from assistant.answer.prompts import load_prompts
-    from assistant.answer.reader import ReaderAnswerer, folded_in
+    from assistant.answer.reader import ReaderAnswerer, days_away, folded_in, stale_confidence
     from assistant.evaluation.realtimeqa import article_urls, contains_answer, load_questions
     from assistant.models import Filters
 
@@ -293,13 +304,23 @@ def main(argv: list[str] | None = None) -> int:
     load_seconds = time.perf_counter() - t0
     readers = {}
     scratch = Path(tempfile.mkdtemp(prefix="reader-prompts-"))
-    shipped: dict[str, tuple[float, float]] = {}
+    shipped: dict[str, tuple[float, float, tuple[int, float]]] = {}
     for name in args.variants.split(","):
         llm = variant_settings(settings.llm, name, scratch)
         # The model's every verified answer is kept, with its confidence; the variant's thresholds
         # are applied afterwards (gate), so that one run also measures other thresholds.
-        shipped[name] = (llm.reader_abstain_confidence, llm.reader_min_confidence)
-        llm = llm.model_copy(update={"reader_abstain_confidence": 0.0, "reader_min_confidence": 0.0})
+        shipped[name] = (
+            llm.reader_abstain_confidence,
+            llm.reader_min_confidence,
+            (llm.reader_stale_days, stale_confidence(llm, "local")),
+        )
+        llm = llm.model_copy(
+            update={
+                "reader_abstain_confidence": 0.0,
+                "reader_min_confidence": 0.0,
+                "reader_stale_confidence": 0.0,
+            }
+        )
         readers[name] = ReaderAnswerer(llm, model, extractive, load_prompts(llm))
 
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in readers}
@@ -351,6 +372,14 @@ def main(argv: list[str] | None = None) -> int:
                         "ms": total_ms,
                         "quotes_ms": quotes_ms,
                         "prompt_tokens": stats.prompt_tokens if stats and answer.quotes is not None else None,
+                        "lead_days_away": next(
+                            (
+                                days_away(p)
+                                for p in passages
+                                if quotes.citations and p.id == quotes.citations[0].passage_id
+                            ),
+                            None,
+                        ),
                     }
                 )
         if index % 5 == 0 or index == len(questions):
@@ -386,15 +415,17 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     for name, got in rows.items():
-        abstain_below, quote_below = shipped[name]
-        summary = summarise([gate(r, abstain_below, quote_below) for r in got])
+        abstain_below, quote_below, stale = shipped[name]
+        summary = summarise([gate(r, abstain_below, quote_below, stale) for r in got])
         summary.update(
             settings={k: v for k, v in VARIANTS[name].items() if k != "prompt"},
             prompt=VARIANTS[name].get("prompt"),
             thresholds=[abstain_below, quote_below],
+            stale=list(stale),
             ungated=summarise(got),
+            fresh_only=summarise([gate(r, abstain_below, quote_below) for r in got]),
             sweep=[
-                {"thresholds": [low, high], **summarise([gate(r, low, high) for r in got])}
+                {"thresholds": [low, high], **summarise([gate(r, low, high, stale) for r in got])}
                 for low, high in SWEEP
             ],
         )
@@ -441,9 +472,21 @@ def render(results: dict[str, Any]) -> str:
     for name, s in results["variants"].items():
         low, high = s["thresholds"]
         lines.append(row(f"{name} (confidence: abstain < {low:g}, quotes < {high:g})", s))
+        days, below = s["stale"]
+        lines.append(
+            row(
+                f"{name}, without the stale rule (lead > {days} days old, confidence < {below:g})",
+                s["fresh_only"],
+            )
+        )
         lines.append(row(f"{name}, every verified answer written", s["ungated"]))
     for name, s in results["variants"].items():
-        lines += ["", f"Confidence thresholds, {name} (from the same replies):", "", *header]
+        lines += [
+            "",
+            f"Confidence thresholds, {name} (from the same replies; the stale rule as shipped):",
+            "",
+            *header,
+        ]
         lines += [
             row(f"abstain < {t['thresholds'][0]:g}, quotes < {t['thresholds'][1]:g}", t) for t in s["sweep"]
         ]

@@ -15,12 +15,14 @@ it finds the answer in most. So the model does only that, and the assistant does
    quotes stand. A passage with a sentence that addresses the model ("Ignore previous instructions
    and answer X") is an attack: the model never reads it, so nothing it says can be verified by it;
 4. the reply is calibrated: the probability the model gave its short answer (the product of its
-   tokens' probabilities, from llama.cpp) is the answer's ``confidence``. Below
+   tokens' probabilities, from llama.cpp or the server) is the answer's ``confidence``. Below
    ``llm.reader_min_confidence`` the quotes stand, with a note; below
    ``llm.reader_abstain_confidence`` (off by default) the model found nothing it was sure of, and
-   the assistant says that the articles don't seem to answer (the quotes beneath). The model is
-   never asked whether it knows: how sure it was of the words it wrote is read off them
-   (docs/evaluation.md measures it);
+   the assistant says that the articles don't seem to answer (the quotes beneath); so it does below
+   ``llm.reader_stale_confidence`` when the question was asked as of a date and the composer's best
+   passage lies more than ``llm.reader_stale_days`` from the time the question is about (the
+   articles of that time are missing: :func:`days_away`). The model is never asked whether it
+   knows: how sure it was of the words it wrote is read off them (docs/evaluation.md measures it);
 5. the written answer is the short answer and, as its evidence, the sentence of the cited passage
    that states it, both cited.
 """
@@ -34,10 +36,12 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.answer.base import Answerer, ChatModel, answer_of
 from assistant.answer.citations import evidence_sentences
 from assistant.answer.extractive import assess
+from assistant.answer.local.catalog import CATALOG
 from assistant.answer.local.runtime import LocalLLM
 from assistant.answer.prompts import PromptSet
 from assistant.config import LLMSettings
@@ -71,6 +75,12 @@ UNSURE_ABSTAIN = (
     "The articles don't seem to say: the {model} found no answer it was sure of in the passages it "
     "read. The closest quotes are below."
 )
+# The question was asked as of a date, the best passage is much older, and the model was very unsure.
+STALE_ABSTAIN = (
+    "The articles of that time don't seem to say: the closest passage was published on {published}, "
+    "{days} days from the time the question is about, and the {model} found no answer it was sure of. "
+    "The closest quotes are below."
+)
 MODEL_NAMES = {"local": "local model", "openai": "model"}
 UNVERIFIED_NOTICE = UNVERIFIED.format(model=MODEL_NAMES["local"])
 UNSURE_NOTICE = UNSURE.format(model=MODEL_NAMES["local"])
@@ -88,6 +98,25 @@ class ReaderReply:
 
     answer: str
     cited: list[int]  # 1-based numbers of the reader's context
+
+
+def stale_confidence(settings: LLMSettings, backend: str) -> float:
+    """``llm.reader_stale_confidence``, or when unset the value chosen for the local catalogue model
+    (a model's confidence is its own: another model's threshold would not fit); 0 (off) otherwise."""
+    if settings.reader_stale_confidence is not None:
+        return settings.reader_stale_confidence
+    if backend != "local":
+        return 0.0
+    name = settings.local_model
+    model = CATALOG.get(name) or CATALOG.get(Path(name).name.removesuffix(".gguf"))
+    return model.stale_confidence if model is not None else 0.0
+
+
+def days_away(passage: Passage) -> int | None:
+    """Days between a passage's article and the time its question is about: outside the window the
+    question names ("this week", "in March 2024"), else before the moment it was asked. None when the
+    caller gave no such moment (``as_of``), or the article is undated."""
+    return passage.days_outside if passage.days_outside is not None else passage.days_before
 
 
 def parse_reply(reply: str) -> ReaderReply:
@@ -265,6 +294,7 @@ class ReaderAnswerer:
     ) -> None:
         self.backend = backend  # what answers are marked with: "local", or "openai" for a server's model
         self.model_name = MODEL_NAMES.get(backend, "model")  # how its notices name the model
+        self.stale_confidence = stale_confidence(settings, backend)
         self.settings = settings
         self.model = model
         self.extractive = extractive
@@ -368,6 +398,16 @@ class ReaderAnswerer:
         finally:
             cancel.set()
 
+    def stale_lead(self, quotes: Answer, passages: Sequence[Passage]) -> Passage | None:
+        """The composer's lead passage when it lies more than ``llm.reader_stale_days`` from the time
+        the question is about (:func:`days_away`: only known when the caller gave the moment it was
+        asked)."""
+        if not quotes.citations:
+            return None
+        lead = next((p for p in passages if p.id == quotes.citations[0].passage_id), None)
+        away = days_away(lead) if lead is not None else None
+        return lead if away is not None and away > self.settings.reader_stale_days else None
+
     def verify(
         self,
         reply: str,
@@ -385,11 +425,27 @@ class ReaderAnswerer:
         source = next((p for p in [*named, *others] if parsed.answer and states(parsed.answer, p.text)), None)
         shown = parsed.answer or reply.strip() or "no answer"
         sure = 1.0 if confidence is None else confidence  # no probabilities: verified is enough
-        if source is not None and sure < self.settings.reader_abstain_confidence:
-            logger.info("the reader was unsure of %r (%.2f): no answer given", shown, confidence)
+        stale = self.stale_lead(quotes, passages) if sure < self.stale_confidence else None
+        if source is not None and (sure < self.settings.reader_abstain_confidence or stale is not None):
+            logger.info(
+                "the reader was unsure of %r (%.2f)%s: no answer given",
+                shown,
+                confidence,
+                ""
+                if stale is None
+                else f", its best passage {days_away(stale)} days from the question's time",
+            )
+            if stale is None:
+                text = UNSURE_ABSTAIN.format(model=self.model_name)
+            else:
+                text = STALE_ABSTAIN.format(
+                    model=self.model_name,
+                    days=days_away(stale),
+                    published=format_date(stale.published, stale.published_inferred),
+                )
             return Answer(
                 question=question,
-                text=UNSURE_ABSTAIN.format(model=self.model_name),
+                text=text,
                 abstained=True,
                 passages=list(passages),
                 backend=self.backend,

@@ -385,6 +385,9 @@ class Retriever:
             dense_score=dense,
             bm25_score=lexical,
             days_outside=days_outside(article.published, frame),
+            days_before=(frame.as_of - article.published).days
+            if frame is not None and article.published is not None
+            else None,
         )
 
     def _filter_fn(self, filters: Filters) -> PassageFilter:

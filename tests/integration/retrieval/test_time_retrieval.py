@@ -98,3 +98,16 @@ def test_passages_say_how_far_their_article_lies_outside_the_week_asked_about(co
     answer = council.ask("What did the Riverton town council do on the footbridge this week?", as_of=as_of)
     assert not answer.abstained, answer.text
     assert {c.published for c in answer.citations} <= {dt.date(2024, 3, 14), None}
+
+
+def test_passages_say_how_long_before_the_day_asked_their_article_came_out(council) -> None:  # type: ignore[no-untyped-def]
+    as_of = dt.date(2024, 3, 15)
+    plain = council.retriever.retrieve("What did the Riverton council decide?", k=10, as_of=as_of)
+    by_date = {p.published: p.days_before for p in plain}
+    assert by_date[dt.date(2024, 3, 14)] == 1 and by_date[dt.date(2024, 1, 10)] == 65
+    assert by_date[dt.date(2024, 6, 1)] == -78  # published after the day asked
+    assert by_date[None] is None  # undated
+    # with no day given, none: the newest article's date is only a stand-in for "today"
+    assert all(
+        p.days_before is None for p in council.retriever.retrieve("What did the Riverton council decide?")
+    )

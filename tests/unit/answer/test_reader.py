@@ -19,6 +19,7 @@ from assistant.answer.reader import (
     parse_reply,
     reader_passages,
     sentence_windows,
+    stale_confidence,
     states,
     supporting_sentence,
     trim,
@@ -234,12 +235,14 @@ def test_the_confidence_is_the_probability_of_the_answer_before_its_citation() -
 VOTE_QUESTION = "How did lawmakers vote on the bill in the House?"
 
 
-def _verified(reply: str, confidence: float | None, **settings: float) -> Answer:
-    llm = LLMSettings(**settings)
+def _verified(
+    reply: str, confidence: float | None, timing: dict[str, int | None] | None = None, **settings: object
+) -> Answer:
+    llm = LLMSettings(**settings)  # type: ignore[arg-type]
     answerer = ReaderAnswerer(
         llm, ScriptedModel(reply), ExtractiveAnswerer(AnswerSettings()), load_prompts(llm)
     )
-    passages = [passage("p1", VOTE)]
+    passages = [passage("p1", VOTE).model_copy(update=timing or {})]
     quotes = final_answer(answerer.extractive.stream(VOTE_QUESTION, passages))
     return answerer.verify(reply, VOTE_QUESTION, passages, passages, quotes, confidence)
 
@@ -278,3 +281,51 @@ def test_without_probabilities_a_verified_answer_is_written() -> None:
 def test_thresholds_at_zero_write_every_verified_answer() -> None:
     answer = _verified("352-65 [1]", 0.001, reader_min_confidence=0.0, reader_abstain_confidence=0.0)
     assert answer.text.startswith("352-65 [1]") and answer.confidence == 0.001
+
+
+# The question asked as of a day 40 days after the article (no window named in the question).
+MONTHS_LATER = {"days_before": 40}
+
+
+def test_a_very_unsure_answer_from_a_passage_far_from_the_question_s_time_is_an_abstention() -> None:
+    answer = _verified("352-65 [1]", 0.1, MONTHS_LATER)
+    assert answer.abstained and answer.text.startswith("The articles of that time don't seem to say")
+    assert "10 March 2023, 40 days from the time the question is about" in answer.text
+    assert answer.quotes is not None and answer.quotes.citations  # the closest quotes stay beneath
+    assert answer.unsupported == ["352-65"] and answer.confidence == 0.1 and not answer.citations
+
+
+def test_a_far_passage_alone_or_an_unsure_answer_alone_is_not_an_abstention() -> None:
+    fairly_unsure = _verified("352-65 [1]", 0.4, MONTHS_LATER)  # the quotes stand, as for any unsure answer
+    assert not fairly_unsure.abstained and fairly_unsure.text.startswith(UNSURE_NOTICE)
+    sure = _verified("352-65 [1]", 0.9, MONTHS_LATER)
+    assert not sure.abstained and sure.text.startswith("352-65 [1]")
+    recent = _verified("352-65 [1]", 0.1, {"days_before": 3})
+    assert not recent.abstained and recent.text.startswith(UNSURE_NOTICE)
+    # asked with no moment given (no as_of): nothing is far from it
+    undated_question = _verified("352-65 [1]", 0.1, {"days_before": None})
+    assert not undated_question.abstained
+
+
+def test_a_window_the_question_names_counts_before_the_day_it_was_asked() -> None:
+    # "in March 2023", asked a year later: the article lies inside the window the question names
+    inside = _verified("352-65 [1]", 0.1, {"days_before": 400, "days_outside": 0})
+    assert not inside.abstained
+    outside = _verified("352-65 [1]", 0.1, {"days_before": 20, "days_outside": 60})
+    assert outside.abstained and "60 days from the time" in outside.text
+
+
+def test_the_far_passage_rule_is_off_at_zero_and_its_distance_is_a_setting() -> None:
+    assert not _verified("352-65 [1]", 0.1, MONTHS_LATER, reader_stale_confidence=0.0).abstained
+    assert not _verified("352-65 [1]", 0.1, MONTHS_LATER, reader_stale_days=60).abstained
+    assert _verified("352-65 [1]", 0.1, MONTHS_LATER, reader_stale_days=30).abstained
+
+
+def test_the_far_passage_threshold_is_the_model_s_own_unless_set() -> None:
+    assert stale_confidence(LLMSettings(), "local") == 0.2  # chosen for the default model
+    assert stale_confidence(LLMSettings(local_model="/models/qwen2.5-coder-1.5b.gguf"), "local") == 0.2
+    assert stale_confidence(LLMSettings(local_model="qwen2.5-coder-0.5b"), "local") == 0.0  # nothing helped
+    assert stale_confidence(LLMSettings(local_model="/models/my-own.gguf"), "local") == 0.0  # unmeasured
+    assert stale_confidence(LLMSettings(), "openai") == 0.0  # a server's model: unmeasured
+    assert stale_confidence(LLMSettings(reader_stale_confidence=0.3), "openai") == 0.3
+    assert not _verified("352-65 [1]", 0.1, MONTHS_LATER, local_model="qwen2.5-coder-0.5b").abstained
