@@ -275,10 +275,11 @@ class LLMSettings(BaseModel):
         14,
         ge=0,
         description=(
-            "A question asked as of a date (as_of) whose best passage, the composer's lead, was "
-            "published more than this many days before it, and whose answer the local model gave less "
-            "than llm.reader_stale_confidence: the assistant says the articles of that time don't seem "
-            "to answer (the quotes stay beneath). Without an as_of it never applies."
+            "A question asked as of a date (as_of) whose best passage, the composer's lead, lies more "
+            "than this many days from the time the question is about (outside the window it names, "
+            "'this week', else before as_of), and whose answer the model gave less than "
+            "llm.reader_stale_confidence: the assistant says the articles of that time don't seem to "
+            "answer (the quotes stay beneath). Without an as_of it never applies."
         ),
     )
     reader_stale_confidence: float | None = Field(

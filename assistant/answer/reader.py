@@ -427,14 +427,6 @@ class ReaderAnswerer:
         sure = 1.0 if confidence is None else confidence  # no probabilities: verified is enough
         stale = self.stale_lead(quotes, passages) if sure < self.stale_confidence else None
         if source is not None and (sure < self.settings.reader_abstain_confidence or stale is not None):
-            logger.info(
-                "the reader was unsure of %r (%.2f)%s: no answer given",
-                shown,
-                confidence,
-                ""
-                if stale is None
-                else f", its best passage {days_away(stale)} days from the question's time",
-            )
             if stale is None:
                 text = UNSURE_ABSTAIN.format(model=self.model_name)
             else:
@@ -443,6 +435,7 @@ class ReaderAnswerer:
                     days=days_away(stale),
                     published=format_date(stale.published, stale.published_inferred),
                 )
+            logger.info("the reader was unsure of %r (%.2f): %s", shown, confidence, text.split(":")[0])
             return Answer(
                 question=question,
                 text=text,
