@@ -139,23 +139,15 @@ def http_server(llm: Any) -> tuple[Any, str]:
     import xllamacpp
 
     from assistant.answer.local.catalog import resolve_model
-    from assistant.answer.local.runtime import physical_cores
+    from assistant.answer.local.runtime import llama_params, physical_cores
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    params = xllamacpp.CommonParams()
-    params.model.path = str(resolve_model(llm.local_model, llm.models_dir))
-    params.n_ctx = llm.context_size
-    params.n_batch = params.n_ubatch = llm.batch_size
-    params.n_parallel = 1
-    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = llm.threads or physical_cores()
+    path = resolve_model(llm.local_model, llm.models_dir)
+    params = llama_params(xllamacpp, llm, path, llm.threads or physical_cores())
     params.hostnames = ["127.0.0.1"]
     params.port = port
-    params.verbosity = -1
-    params.cache_ram_mib = 0
-    params.endpoint_slots = False
-    params.ui = False
     return xllamacpp.Server(params), f"http://127.0.0.1:{port}/v1"
 
 
@@ -475,7 +467,7 @@ def render(results: dict[str, Any]) -> str:
         days, below = s["stale"]
         lines.append(
             row(
-                f"{name}, without the stale rule (lead > {days} days old, confidence < {below:g})",
+                f"{name}, without the stale rule (lead > {days} days away, confidence < {below:g})",
                 s["fresh_only"],
             )
         )

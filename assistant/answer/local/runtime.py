@@ -45,6 +45,25 @@ LLAMA_VERBOSITY = 1  # llama.cpp's own log on stderr: errors only
 UNIX_PATH_MAX = 100  # sun_path holds 108 bytes; keep clear of it
 
 
+def llama_params(xllamacpp: Any, settings: LLMSettings, path: Path, threads: int) -> Any:
+    """llama.cpp's server parameters for ``path`` with ``settings`` (one request at a time); the caller
+    says where it listens (``hostnames``, ``port``)."""
+    params = xllamacpp.CommonParams()
+    params.model.path = str(path)
+    params.n_ctx = settings.context_size
+    params.n_batch = settings.batch_size
+    params.n_ubatch = settings.batch_size
+    params.n_parallel = 1
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.verbosity = LLAMA_VERBOSITY
+    params.cache_ram_mib = 0  # no prompt cache in RAM beyond the slot's own (it grows to 8 GiB)
+    params.fit_params = False  # keep the context size asked for
+    params.endpoint_slots = False
+    params.ui = False
+    return params
+
+
 def physical_cores() -> int:
     """Physical cores this process may run on: CPU affinity, SMT siblings counted once, cgroup quota."""
     try:
@@ -263,20 +282,8 @@ class LocalLLM:
         if len(socket_dir) > UNIX_PATH_MAX - 12:
             shutil.rmtree(socket_dir, ignore_errors=True)
             socket_dir = tempfile.mkdtemp(prefix="assistant-llm-", dir="/tmp")
-        params = xllamacpp.CommonParams()
-        params.model.path = str(path)
-        params.n_ctx = settings.context_size
-        params.n_batch = settings.batch_size
-        params.n_ubatch = settings.batch_size
-        params.n_parallel = 1
-        params.cpuparams.n_threads = self.threads
-        params.cpuparams_batch.n_threads = self.threads
+        params = llama_params(xllamacpp, settings, path, self.threads)
         params.hostnames = [os.path.join(socket_dir, "llama.sock")]  # a Unix socket: no network port
-        params.verbosity = LLAMA_VERBOSITY
-        params.cache_ram_mib = 0  # no prompt cache in RAM beyond the slot's own (it grows to 8 GiB)
-        params.fit_params = False  # keep the context size asked for
-        params.endpoint_slots = False
-        params.ui = False
         started = time.perf_counter()
         try:
             server = xllamacpp.Server(params)

@@ -133,19 +133,14 @@ def test_the_reader_on_llama_cpps_own_server_gets_its_log_probabilities(  # type
     import xllamacpp
 
     from assistant import Assistant
+    from assistant.answer.local.runtime import llama_params
+    from assistant.config import LLMSettings
+    from tests.local_model import local_settings
 
     port = free_port()
-    params = xllamacpp.CommonParams()
-    params.model.path = str(toy_model)
-    params.n_ctx = 2048
-    params.n_parallel = 1
-    params.cpuparams.n_threads = 1
-    params.cpuparams_batch.n_threads = 1
+    params = llama_params(xllamacpp, LLMSettings(**local_settings()), toy_model, threads=1)
     params.hostnames = ["127.0.0.1"]
     params.port = port
-    params.verbosity = -1
-    params.endpoint_slots = False
-    params.ui = False
     server = xllamacpp.Server(params)  # llama.cpp's OpenAI-compatible HTTP server, on loopback
     settings = corpus_assistant.settings.with_overrides(
         **{
