@@ -36,6 +36,7 @@ from assistant.models import (
 from assistant.retrieval.hybrid import Retriever
 
 if TYPE_CHECKING:
+    from assistant.answer.base import ChatModel
     from assistant.answer.llm import LLMAnswerer
     from assistant.answer.local.runtime import LocalLLM
     from assistant.answer.reader import ReaderAnswerer
@@ -69,8 +70,7 @@ class Assistant:
         self._write_lock = threading.Lock()
         self._llm_lock = threading.Lock()
         self._llm_answerer: LLMAnswerer | None = None
-        self._reader: ReaderAnswerer | None = None
-        self._openai_reader: ReaderAnswerer | None = None
+        self._readers: dict[str, ReaderAnswerer] = {}  # by backend: "local", "openai"
         self.local_model: LocalLLM | None = None  # the in-process model, once the local backend is used
         self.pipeline = AnswerPipeline(
             self.settings,
@@ -201,41 +201,25 @@ class Assistant:
             return self._llm_answerer
 
     def _reader_of(self, backend: str = "local") -> ReaderAnswerer:
-        """The reader of ``backend``: the local model's, or the OpenAI-compatible server's."""
-        return self._server_reader() if backend == "openai" else self._local_reader()
-
-    def _server_reader(self) -> ReaderAnswerer:
-        """The openai backend's reader (``llm.openai_answer = "reader"``), built once."""
+        """The reader of ``backend``, built once: the local model's (it loads on its first question),
+        or the OpenAI-compatible server's (``llm.openai_answer = "reader"``)."""
         with self._llm_lock:
-            if self._openai_reader is None:
+            reader = self._readers.get(backend)
+            if reader is None:
                 from assistant.answer.llm_client import ChatClient
-                from assistant.answer.prompts import load_prompts
-                from assistant.answer.reader import ReaderAnswerer
-
-                prompts = load_prompts(self.settings.llm)  # PromptError now, not mid-answer
-                self._openai_reader = ReaderAnswerer(
-                    self.settings.llm,
-                    ChatClient(self.settings.llm),
-                    self.pipeline.extractive,
-                    prompts,
-                    backend="openai",
-                )
-            return self._openai_reader
-
-    def _local_reader(self) -> ReaderAnswerer:
-        """The local backend's reader and its model, built once; the model loads on its first question."""
-        with self._llm_lock:
-            if self._reader is None:
                 from assistant.answer.local.runtime import LocalLLM
                 from assistant.answer.prompts import load_prompts
                 from assistant.answer.reader import ReaderAnswerer
 
                 prompts = load_prompts(self.settings.llm)  # PromptError now, not mid-answer
-                self.local_model = LocalLLM(self.settings.llm)
-                self._reader = ReaderAnswerer(
-                    self.settings.llm, self.local_model, self.pipeline.extractive, prompts
-                )
-            return self._reader
+                model: ChatModel
+                if backend == "openai":
+                    model = ChatClient(self.settings.llm)
+                else:
+                    model = self.local_model = LocalLLM(self.settings.llm)
+                reader = ReaderAnswerer(self.settings.llm, model, self.pipeline.extractive, prompts, backend)
+                self._readers[backend] = reader
+            return reader
 
     def load_local_model(self) -> None:
         """Load the local backend's model now (servers call this at start-up when ``llm.backend`` is
@@ -243,7 +227,7 @@ class Assistant:
         neighbours), and have it read the reader's instruction and examples, which every question
         starts with (~6 s for the 1.5B model), so that the first question does not wait for them.
         Raises ModelNotInstalledError, naming ``assistant model install``, when it is missing."""
-        reader = self._local_reader()
+        reader = self._reader_of("local")
         assert self.local_model is not None
         self.local_model.load()
         started = time.perf_counter()
