@@ -313,7 +313,10 @@ def main(argv: list[str] | None = None) -> int:
                 "reader_stale_confidence": 0.0,
             }
         )
-        readers[name] = ReaderAnswerer(llm, model, extractive, load_prompts(llm))
+        # Over HTTP the answers are the openai backend's (so marked, their notices name "the model");
+        # the thresholds above stay the catalogue model's, since the server runs the same weights.
+        backend = "openai" if args.over_http else "local"
+        readers[name] = ReaderAnswerer(llm, model, extractive, load_prompts(llm), backend=backend)
 
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in readers}
     for index, q in enumerate(questions, start=1):
